@@ -1,0 +1,53 @@
+# ragassets: `make demo` runs the whole graph on the bundled sample corpus, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR := $(if $(RAGASSETS_DATA_DIR),$(RAGASSETS_DATA_DIR),$(CURDIR)/data)
+export DAGSTER_HOME ?= $(DATA_DIR)/dagster_home
+export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+PIP := $(BIN)/python -m pip install -c constraints.txt
+
+.PHONY: demo test dev bench install install-dev lint clean-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch first, pinned, so pip takes the local CPU build instead of CUDA wheels
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -q "torch==2.13.0"
+	$(PIP) -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/ragassets materialize --corpus sample
+	$(BIN)/ragassets corpora
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dev: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: $(VENV)/.installed-dev
+	@for b in bench/bench_*.py; do m=$${b%.py}; echo "== $$m"; $(BIN)/python -m $${m//\//.} || exit 1; done
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check ragassets ragassets_tests bench
+
+clean-data:
+	rm -rf data/warehouse data/artifacts data/exports data/ragassets.duckdb data/dagster_home data/llm_cache*

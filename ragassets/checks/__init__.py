@@ -1,0 +1,1 @@
+"""Asset checks, one module per stage. definitions.py collects every check defined here."""

@@ -1,0 +1,57 @@
+"""Checks on `documents`: every file accounted for, and something was ingested."""
+
+
+import dagster as dg
+import polars as pl
+
+from ragassets.assets._common import corpus_of
+from ragassets.ingest.corpus import list_corpus_files, unaccounted_files
+from ragassets.resources.storage import StorageResource
+
+
+@dg.asset_check(
+    asset="documents",
+    additional_ins={"rejected_documents": dg.AssetIn("rejected_documents")},
+    blocking=True,
+    description="Files on disk = ingested sources + duplicates + rejected files. Nothing is lost silently.",
+)
+def every_file_accounted_for(
+    context: dg.AssetCheckExecutionContext,
+    documents: pl.DataFrame,
+    rejected_documents: pl.DataFrame,
+    storage: StorageResource,
+) -> dg.AssetCheckResult:
+    folder = storage.corpus_dir(corpus_of(context))
+    ingested = set(documents["source_path"].to_list())
+    rejected = set(rejected_documents["source_path"].to_list())
+    missing = unaccounted_files(folder, ingested, rejected)
+    duplicates = rejected_documents.filter(pl.col("reason") == "duplicate").height
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not missing else f"{len(missing)} file(s) on disk are neither documents nor rejected",
+        metadata={
+            "files_on_disk": len(list_corpus_files(folder)),
+            "ingested_sources": len(ingested),
+            "duplicates": duplicates,
+            "rejected_sources": len(rejected) - duplicates,
+            "unaccounted": len(missing),
+            "unaccounted_files": dg.MetadataValue.json(missing[:50]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="documents",
+    additional_ins={"rejected_documents": dg.AssetIn("rejected_documents")},
+    blocking=True,
+    description="At least one document was ingested; otherwise the rejection reasons say why not.",
+)
+def has_documents(documents: pl.DataFrame, rejected_documents: pl.DataFrame) -> dg.AssetCheckResult:
+    reasons = dict(rejected_documents.group_by("reason").len().iter_rows()) if rejected_documents.height else {}
+    return dg.AssetCheckResult(
+        passed=documents.height > 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if documents.height else "no document was ingested: see rejected_by_reason",
+        metadata={"documents": documents.height, "rejected_by_reason": dg.MetadataValue.json(reasons)},
+    )

@@ -1,0 +1,282 @@
+"""The `ragassets` command: materialize corpora from a terminal, list them, query helpers.
+
+Runs go into the persistent Dagster instance ($DAGSTER_HOME, by default ``<data root>/dagster_home``)
+so they show in the UI next to runs launched there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragassets import paths
+
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def ensure_dagster_home(root: Path) -> Path:
+    """Point DAGSTER_HOME at ``<data root>/dagster_home`` unless set, with the repo's dagster.yaml in it."""
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home(root))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    target = home / "dagster.yaml"
+    if not target.exists() and REPO_DAGSTER_YAML.exists():
+        shutil.copyfile(REPO_DAGSTER_YAML, target)
+    return home
+
+
+def corpus_job_def():
+    """The job that materializes the graph for one corpus (module level, so it is reconstructable)."""
+    from ragassets.definitions import defs
+
+    return defs.resolve_job_def("corpus_job")
+
+
+def resolve_selection(select: str | None, defs: Any) -> list[Any] | None:
+    """Asset keys for ``--select``: comma-separated asset names, or Dagster's selection syntax."""
+    import dagster as dg
+
+    if not select:
+        return None
+    graph = defs.resolve_asset_graph()
+    all_keys = graph.get_all_asset_keys()
+    names = [s.strip() for s in select.split(",") if s.strip()]
+    if all(n.replace("_", "").replace("/", "").isalnum() for n in names):
+        known = {k.to_user_string(): k for k in all_keys}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(
+                f"error: unknown asset(s) {', '.join(unknown)} in --select; known: {', '.join(sorted(known))}"
+            )
+        selection = dg.AssetSelection.assets(*[known[n] for n in names])
+    else:
+        try:
+            selection = dg.AssetSelection.from_string(select)
+        except Exception as exc:  # the selection grammar's own error is the clearest message
+            raise SystemExit(f"error: cannot parse --select {select!r}: {exc}") from None
+    try:
+        # assets produced together (documents + rejected_documents) run together
+        keys = selection.required_multi_asset_neighbors().resolve(graph)
+    except Exception as exc:  # the selection grammar's own error is the clearest message
+        raise SystemExit(f"error: cannot parse --select {select!r}: {exc}") from None
+    if not keys:
+        raise SystemExit(f"error: --select {select!r} matches no asset")
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+@dataclass
+class RunSummary:
+    corpus: str
+    run_id: str
+    success: bool
+    assets: dict[str, int | None] = field(default_factory=dict)  # asset -> rows
+    checks: list[tuple[str, str, bool, str, bool]] = field(default_factory=list)  # asset, check, passed, sev, blocking
+    error: str = ""
+
+    @property
+    def blocking_failed(self) -> list[str]:
+        return [f"{a}:{c}" for a, c, passed, sev, blocking in self.checks if not passed and sev == "ERROR"]
+
+
+def summarize_run(instance: Any, corpus: str, run_id: str, success: bool) -> RunSummary:
+    from dagster import DagsterEventType
+
+    summary = RunSummary(corpus, run_id, success)
+    records = instance.all_logs(
+        run_id,
+        of_type={
+            DagsterEventType.ASSET_MATERIALIZATION,
+            DagsterEventType.ASSET_CHECK_EVALUATION,
+            DagsterEventType.STEP_FAILURE,
+        },
+    )
+    for rec in records:
+        ev = rec.dagster_event
+        if ev is None:
+            continue
+        if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = ev.event_specific_data.materialization
+            rows = mat.metadata.get("dagster/row_count")
+            summary.assets[mat.asset_key.to_user_string()] = getattr(rows, "value", None)
+        elif ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ce = ev.event_specific_data
+            summary.checks.append(
+                (ce.asset_key.to_user_string(), ce.check_name, ce.passed, ce.severity.value, bool(ce.blocking))
+            )
+        elif ev.event_type == DagsterEventType.STEP_FAILURE and not summary.error:
+            err = ev.event_specific_data.error
+            summary.error = f"{ev.step_key}: {err.message.strip() if err else 'failed'}"
+    return summary
+
+
+def print_summary(s: RunSummary) -> None:
+    status = "SUCCESS" if s.success else "FAILED"
+    print(f"\ncorpus {s.corpus}: run {s.run_id[:8]} {status}")
+    width = max([len(a) for a in s.assets] + [10])
+    for asset, rows in sorted(s.assets.items()):
+        checks = [c for c in s.checks if c[0] == asset]
+        passed = sum(1 for c in checks if c[2])
+        failed = [f"{c[1]} ({c[3]})" for c in checks if not c[2]]
+        rows_s = "-" if rows is None else str(rows)
+        line = f"  {asset:<{width}}  rows={rows_s:<7}"
+        if checks:
+            line += f" checks {passed}/{len(checks)} passed"
+        if failed:
+            line += "; FAILED: " + ", ".join(failed)
+        print(line)
+    if s.error:
+        print(f"  error: {s.error}")
+
+
+def _run_one(corpus: str, keys: list[Any] | None, executor: str) -> RunSummary:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    tags = {"ragassets/trigger": "cli"}
+    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("RAGASSETS_LOG_LEVEL", "INFO")}}}}
+    if executor == "multiprocess":
+        result = dg.execute_job(
+            dg.reconstructable(corpus_job_def),
+            instance=instance,
+            asset_selection=keys,
+            run_config=run_config,
+            tags={**tags, "dagster/partition": corpus},
+        )
+    else:
+        result = corpus_job_def().execute_in_process(
+            instance=instance,
+            partition_key=corpus,
+            asset_selection=keys,
+            raise_on_error=False,
+            tags=tags,
+            run_config=run_config,
+        )
+    return summarize_run(instance, corpus, result.run_id, result.success)
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from ragassets.partitions import corpus_partitions, discover_corpora, validate_corpus_name
+
+    root = paths.data_root()
+    ensure_dagster_home(root)
+    valid, invalid = discover_corpora(root)
+    for name in invalid:
+        print(f"warning: skipping corpora/{name}: not a valid corpus name (lowercase letters, digits, '-', '_')",
+              file=sys.stderr)
+    wanted = args.corpus or valid
+    for c in wanted:
+        validate_corpus_name(c)
+        if c not in valid:
+            print(f"error: no corpus folder {paths.corpus_dir(c, root)}; corpora found: {', '.join(valid) or 'none'}",
+                  file=sys.stderr)
+            return 2
+    if not wanted:
+        print(f"error: no corpus under {paths.corpora_dir(root)}; create data/corpora/<name>/ with documents",
+              file=sys.stderr)
+        return 2
+    from ragassets.definitions import defs
+
+    keys = resolve_selection(args.select, defs)
+    instance = dg.DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(corpus_partitions.name))
+    new = [c for c in valid if c not in known]
+    if new:
+        instance.add_dynamic_partitions(corpus_partitions.name, new)
+        print(f"registered corpus partitions: {', '.join(new)}")
+    executor = "multiprocess" if args.jobs > 1 else args.executor
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        summaries = list(pool.map(lambda c: _run_one(c, keys, executor), wanted))
+    for s in summaries:
+        print_summary(s)
+    try:
+        from ragassets.storage import refresh_views
+
+        views = refresh_views(root)
+        print(f"\nDuckDB views in {paths.duckdb_path(root)}: {', '.join(views)}")
+    except RuntimeError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+    _evaluate_alerts(instance, defs)
+    failed = [s for s in summaries if not s.success or s.blocking_failed]
+    return 1 if failed else 0
+
+
+def _evaluate_alerts(instance: Any, defs: Any) -> None:
+    try:
+        from ragassets.alert_sensors import evaluate_alert_sensors_once
+    except ImportError:
+        return
+    sent = evaluate_alert_sensors_once(instance, defs)
+    if sent:
+        print(f"alerts sent: {sent}")
+
+
+def cmd_corpora(args: argparse.Namespace) -> int:
+    from ragassets.ingest.corpus import list_corpus_files
+    from ragassets.partitions import discover_corpora
+    from ragassets.storage import tabular_assets
+
+    root = paths.data_root()
+    valid, invalid = discover_corpora(root)
+    assets = tabular_assets(root)
+    if not valid and not invalid:
+        print(f"no corpora under {paths.corpora_dir(root)}")
+        return 0
+    print(f"{'corpus':<24} {'files':>6}  materialized")
+    for c in valid:
+        n = len(list_corpus_files(paths.corpus_dir(c, root)))
+        done = [a for a in assets if paths.table_path(a, c, root).exists()]
+        print(f"{c:<24} {n:>6}  {', '.join(done) or '-'}")
+    for c in invalid:
+        print(f"{c:<24} {'':>6}  (invalid corpus name: not registered)")
+    return 0
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from ragassets.storage import refresh_views
+
+    views = refresh_views()
+    print(f"{paths.duckdb_path()}: {', '.join(views) or 'no tables yet'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragassets", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("materialize", help="materialize assets for one or more corpora")
+    m.add_argument("--corpus", action="append", help="corpus name (repeatable); default: every corpus on disk")
+    m.add_argument("--select", help="comma-separated asset names or a Dagster asset selection; default: all")
+    m.add_argument("--jobs", type=int, default=1, help="corpora to run at once (multiprocess executor when > 1)")
+    m.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    m.set_defaults(func=cmd_materialize)
+    c = sub.add_parser("corpora", help="list corpora, their file counts and what is materialized")
+    c.set_defaults(func=cmd_corpora)
+    v = sub.add_parser("views", help="(re)create the DuckDB views over the warehouse")
+    v.set_defaults(func=cmd_views)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        from ragassets.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

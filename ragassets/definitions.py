@@ -1,0 +1,40 @@
+"""The one Definitions object of the ragassets code location.
+
+Assets and checks are collected from the modules of ``ragassets.assets`` and ``ragassets.checks``:
+a new stage adds a module there and nothing here. Resources are listed in ``RESOURCES``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import dagster as dg  # noqa: E402
+
+from ragassets import assets as assets_package  # noqa: E402
+from ragassets import checks as checks_package  # noqa: E402
+from ragassets.resources import build_resources  # noqa: E402
+from ragassets.sensors import corpus_job, corpus_sensor, duckdb_views_sensor  # noqa: E402
+
+
+def build_definitions() -> dg.Definitions:
+    extra_sensors: list = []
+    try:  # alert sensors live in their own module (issue 7)
+        from ragassets.alert_sensors import ALERT_SENSORS
+
+        extra_sensors = list(ALERT_SENSORS)
+    except ImportError:
+        pass
+    return dg.Definitions(
+        assets=dg.load_assets_from_package_module(assets_package),
+        asset_checks=dg.load_asset_checks_from_package_module(checks_package),
+        resources=build_resources(),
+        jobs=[corpus_job],
+        sensors=[corpus_sensor, duckdb_views_sensor, *extra_sensors],
+    )
+
+
+defs = build_definitions()
