@@ -44,6 +44,9 @@ class Document:
     doc_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.title = clean_title(self.title)
+
 
 @dataclass
 class Rejection:
@@ -76,14 +79,24 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 _SOFT_BREAK = re.compile(r"(?<=[^\n.!?:;])\n(?=[a-z(])")
 
 
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
+
+
 def repair_pdf_text(text: str) -> str:
-    """Undo the line breaks of PDF text extraction.
+    """Undo the line breaks and ligatures of PDF text extraction.
 
     ``exam-\\nple`` becomes ``example``; a single line break inside a sentence (the next line starts
-    in lower case) becomes a space. Blank lines stay: they are paragraph breaks.
+    in lower case) becomes a space; typographic ligatures (``ﬁ``) become letters. Blank lines stay:
+    they are paragraph breaks.
     """
-    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = _HYPHEN_BREAK.sub(r"\1\2", text.translate(_LIGATURES))
     return _SOFT_BREAK.sub(" ", text)
+
+
+def clean_title(title: str) -> str:
+    """One line, no control characters, at most 120 characters."""
+    title = "".join(ch for ch in title if ch.isprintable() or ch == " ")
+    return " ".join(title.split())[:120]
 
 
 def _first_line_title(text: str) -> str:
@@ -115,9 +128,14 @@ def decode_text(data: bytes) -> tuple[str | None, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         return None, "no text encoding fits these bytes; save the file as UTF-8"
+    # Short texts fit several single-byte encodings equally well; among the equally good ones prefer
+    # Windows-1252 (a superset of Latin-1), by far the most common legacy encoding of text files.
+    top = min((m.chaos, -m.coherence) for m in matches)
+    tied = [m for m in matches if (m.chaos, -m.coherence) == top]
+    best = next((m for m in tied if m.encoding in ("cp1252", "latin_1", "iso8859_15")), tied[0])
     return str(best), best.encoding
 
 

@@ -1,0 +1,1 @@
+"""Tests of ragassets; the layout mirrors the package."""

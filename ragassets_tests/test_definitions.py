@@ -1,0 +1,50 @@
+"""The code location loads, and its shape (assets, checks, jobs, sensors) is reviewed as a snapshot.
+
+When you add or rename a definition, regenerate the snapshot and commit it with the change:
+RAGASSETS_UPDATE_SNAPSHOTS=1 pytest ragassets_tests/test_definitions.py
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+SNAPSHOT = Path(__file__).with_name("snapshots") / "definitions.txt"
+
+
+def describe(defs: dg.Definitions) -> str:
+    graph = defs.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        deps = ", ".join(sorted(k.to_user_string() for k in node.parent_keys))
+        lines.append(f"asset {key.to_user_string()} [group={node.group_name}] <- {deps or '-'}")
+    for ck in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
+        spec = graph.get_check_spec(ck)
+        lines.append(f"check {ck.asset_key.to_user_string()}:{ck.name}{' blocking' if spec.blocking else ''}")
+    repo = defs.get_repository_def()
+    lines += [f"job {j.name}" for j in sorted(repo.get_all_jobs(), key=lambda j: j.name) if not j.name.startswith("__")]
+    lines += [f"sensor {s.name}" for s in sorted(repo.sensor_defs, key=lambda s: s.name)]
+    return "\n".join(lines) + "\n"
+
+
+def test_definitions_load_and_validate():
+    from ragassets.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    repo.load_all_definitions()
+    # every asset is partitioned by corpus
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).partitions_def is not None, key
+
+
+def test_definitions_snapshot():
+    from ragassets.definitions import defs
+
+    current = describe(defs)
+    if os.environ.get("RAGASSETS_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert current == SNAPSHOT.read_text(), "definitions changed: regenerate with RAGASSETS_UPDATE_SNAPSHOTS=1"
