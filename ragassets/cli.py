@@ -10,7 +10,6 @@ import argparse
 import os
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +57,12 @@ def resolve_selection(select: str | None, defs: Any) -> list[Any] | None:
     else:
         try:
             selection = dg.AssetSelection.from_string(select)
-        except Exception as exc:  # the selection grammar's own error is the clearest message
+        except Exception as exc:  # noqa: BLE001 - the grammar's own error is the clearest message
             raise SystemExit(f"error: cannot parse --select {select!r}: {exc}") from None
     try:
         # assets produced together (documents + rejected_documents) run together
         keys = selection.required_multi_asset_neighbors().resolve(graph)
-    except Exception as exc:  # the selection grammar's own error is the clearest message
+    except Exception as exc:  # noqa: BLE001 - the grammar's own error is the clearest message
         raise SystemExit(f"error: cannot parse --select {select!r}: {exc}") from None
     if not keys:
         raise SystemExit(f"error: --select {select!r} matches no asset")
@@ -134,11 +133,13 @@ def print_summary(s: RunSummary) -> None:
         print(f"  error: {s.error}")
 
 
-def _run_one(corpus: str, keys: list[Any] | None, executor: str) -> RunSummary:
+def _run_one(corpus: str, keys: list[Any] | None, executor: str, batch: str | None = None) -> RunSummary:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
     tags = {"ragassets/trigger": "cli"}
+    if batch:
+        tags["ragassets/batch"] = batch
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("RAGASSETS_LOG_LEVEL", "INFO")}}}}
     if executor == "multiprocess":
         result = dg.execute_job(
@@ -158,6 +159,39 @@ def _run_one(corpus: str, keys: list[Any] | None, executor: str) -> RunSummary:
             run_config=run_config,
         )
     return summarize_run(instance, corpus, result.run_id, result.success)
+
+
+def _run_in_processes(corpora: list[str], args: argparse.Namespace, instance: Any) -> list[RunSummary]:
+    """Run corpora at once, one `ragassets materialize` child process each (multiprocess executor).
+
+    Dagster's run execution configures logging per run and is not safe to run in several threads of
+    one process, so parallel corpora get processes of their own; the runs are tagged with a batch id
+    and summarized here from the instance.
+    """
+    import subprocess
+    import uuid
+
+    from dagster import RunsFilter
+
+    batch = uuid.uuid4().hex[:12]
+    base = [sys.executable, "-m", "ragassets.cli", "materialize", "--executor", "multiprocess", "--no-post",
+            "--batch", batch]
+    if args.select:
+        base += ["--select", args.select]
+    pending = list(corpora)
+    running: list[subprocess.Popen] = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            running.append(subprocess.Popen([*base, "--corpus", pending.pop(0)], stdout=subprocess.DEVNULL))
+        running[0].wait()
+        running = [p for p in running if p.poll() is None]
+    runs = instance.get_runs(RunsFilter(tags={"ragassets/batch": batch}))
+    summaries = []
+    for run in sorted(runs, key=lambda r: r.tags.get("dagster/partition", "")):
+        summaries.append(summarize_run(instance, run.tags.get("dagster/partition", "?"), run.run_id, run.is_success))
+    missing = set(corpora) - {s.corpus for s in summaries}
+    summaries += [RunSummary(c, "-" * 8, False, error="the run did not start (see messages above)") for c in missing]
+    return summaries
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -191,11 +225,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if new:
         instance.add_dynamic_partitions(corpus_partitions.name, new)
         print(f"registered corpus partitions: {', '.join(new)}")
-    executor = "multiprocess" if args.jobs > 1 else args.executor
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        summaries = list(pool.map(lambda c: _run_one(c, keys, executor), wanted))
+    if args.jobs > 1 and len(wanted) > 1:
+        summaries = _run_in_processes(wanted, args, instance)
+    else:
+        summaries = [_run_one(c, keys, args.executor, args.batch) for c in wanted]
     for s in summaries:
         print_summary(s)
+    if args.no_post:
+        return 1 if any(not s.success or s.blocking_failed for s in summaries) else 0
     try:
         from ragassets.storage import refresh_views
 
@@ -253,13 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("materialize", help="materialize assets for one or more corpora")
     m.add_argument("--corpus", action="append", help="corpus name (repeatable); default: every corpus on disk")
     m.add_argument("--select", help="comma-separated asset names or a Dagster asset selection; default: all")
-    m.add_argument("--jobs", type=int, default=1, help="corpora to run at once (multiprocess executor when > 1)")
-    m.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    m.add_argument("--jobs", type=int, default=1, help="corpora to run at once, each in its own process")
+    m.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
+                   help="in_process (default, fastest for one corpus) or multiprocess (a process per step)")
+    m.add_argument("--no-post", action="store_true", help=argparse.SUPPRESS)  # child of --jobs: no views/alerts
+    m.add_argument("--batch", help=argparse.SUPPRESS)  # tag that groups the runs of one --jobs call
     m.set_defaults(func=cmd_materialize)
     c = sub.add_parser("corpora", help="list corpora, their file counts and what is materialized")
     c.set_defaults(func=cmd_corpora)
     v = sub.add_parser("views", help="(re)create the DuckDB views over the warehouse")
     v.set_defaults(func=cmd_views)
+    from ragassets.retrieval.cli_search import add_search_parser  # issue 4: chunk search
+
+    add_search_parser(sub)
     return parser
 
 
