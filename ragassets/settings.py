@@ -8,6 +8,7 @@ instead of a setting silently ignored. No Dagster import: domain code takes thes
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,26 +39,49 @@ class DocumentsSettings(_Block):
 SUPPORTED_LANGUAGES = ("en", "de", "es", "fr", "it", "nl", "pt")
 
 
+PII_PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS")
+
+
 class PiiSettings(_Block):
-    """PII policy of a corpus (Presidio)."""
+    """PII policy of a corpus (Presidio): what to find, how sure to be, what to write instead."""
 
     entities: list[str] = Field(
-        default_factory=lambda: [
-            "EMAIL_ADDRESS",
-            "PHONE_NUMBER",
-            "CREDIT_CARD",
-            "US_SSN",
-            "IBAN_CODE",
-            "IP_ADDRESS",
-            "PERSON",
-        ]
+        default_factory=lambda: [*PII_PATTERN_ENTITIES, "PERSON"],
+        description="Entity types to redact (Presidio names). LOCATION, ORGANIZATION, NRP need spacy_model.",
     )
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
-    operator: Literal["replace", "pseudonym", "mask", "hash"] = "replace"
-    allow_list: list[str] = Field(default_factory=list)
-    deny_list: list[str] = Field(default_factory=list)
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Findings scoring at least this are redacted.")
+    operator: Literal["replace", "pseudonym", "mask", "hash"] = Field(
+        "replace",
+        description="replace: <ENTITY_TYPE>; pseudonym: a consistent fake value (Faker, per corpus); "
+        "mask: every letter and digit as '*'; hash: <ENTITY_TYPE:keyed hash>.",
+    )
+    allow_list: list[str] = Field(default_factory=list, description="Terms never redacted, e.g. Houston.")
+    deny_list: list[str] = Field(default_factory=list, description="Terms always redacted (as DENY_LIST).")
     language: str = "en"
     spacy_model: str | None = Field(None, description="An installed spaCy model, e.g. en_core_web_lg.")
+    name_lists: bool = Field(
+        True, description="Find PERSON with name lists, titles and context (always on without a NER model)."
+    )
+    check_entities: list[str] | None = Field(
+        None,
+        description="Entity types the no_residual_pii check looks for. Default: entities plus the pattern "
+        "types (email, phone, card, SSN, IBAN, IP), so removing one from entities fails the check instead "
+        "of leaking silently. Set it equal to entities to accept what entities leaves.",
+    )
+    secret_env: str | None = Field(
+        None,
+        description="NAME of an environment variable holding a secret key for pseudonyms and hashes. "
+        "Without it the key is derived from the corpus name, and a hash of a short value (an SSN) "
+        "can be reversed by trying all values.",
+    )
+    batch_size: int = Field(64, gt=0, description="Texts per nlp.pipe batch.")
+    processes: int = Field(0, ge=0, description="Worker processes for large corpora; 0: one per CPU core (at most 8).")
+    parallel_min_chars: int = Field(
+        5_000_000, gt=0, description="Use worker processes only when the corpus has at least this many characters."
+    )
+    window_chars: int = Field(
+        100_000, ge=2_000, description="Longer documents are analysed in windows of this size (bounded memory)."
+    )
 
     @field_validator("language")
     @classmethod
@@ -66,58 +90,244 @@ class PiiSettings(_Block):
             raise ValueError(f"unsupported language {v!r}; use one of {', '.join(SUPPORTED_LANGUAGES)}")
         return v
 
+    @field_validator("entities", "check_entities")
+    @classmethod
+    def _entity_names(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        bad = [e for e in v if not e or e != e.upper() or not e.replace("_", "").isalnum()]
+        if bad:
+            raise ValueError(f"entity types are Presidio names in capitals such as PERSON or EMAIL_ADDRESS, got {bad}")
+        return list(dict.fromkeys(v))
+
+    @field_validator("deny_list")
+    @classmethod
+    def _allow_deny_disjoint(cls, v: list[str], info) -> list[str]:
+        both = {t.casefold() for t in info.data.get("allow_list", [])} & {t.casefold() for t in v}
+        if both:
+            raise ValueError(f"allow_list also contains {sorted(both)}; keep each term in one of the two lists")
+        return v
+
+    def gate_entities(self) -> list[str]:
+        """What the residual-PII check looks for (see ``check_entities``)."""
+        if self.check_entities is not None:
+            return list(self.check_entities)
+        return list(dict.fromkeys([*self.entities, *PII_PATTERN_ENTITIES]))
+
 
 class ChunksSettings(_Block):
-    """Markdown-aware chunking, sized in tokens of the embedder's tokenizer."""
+    """Markdown-aware chunking, sized in tokens of the embedder's tokenizer.
 
-    chunk_size: int = Field(200, gt=8, description="Target chunk size in tokens.")
-    chunk_overlap: int = Field(24, ge=0, description="Tokens of overlap between neighbouring chunks.")
-    tokenizer: str | None = Field(None, description="A local tokenizer path; default: the embedder's.")
-    min_coverage: float = Field(0.99, ge=0.0, le=1.0)
+    The defaults fit the default embedder (MiniLM reads 256 tokens, 254 without [CLS]/[SEP]): prose
+    chunks stop at ``chunk_size``; whole tables and code blocks may use the embedder's full window.
+    """
+
+    chunk_size: int = Field(200, gt=8, description="Largest prose chunk, in tokens of the tokenizer.")
+    chunk_overlap: int = Field(
+        24, ge=0, description="Tokens of whole sentences repeated between neighbouring chunks of a section."
+    )
+    tokenizer: str | None = Field(
+        None, description="A local tokenizer.json or model folder; default: the embedder's tokenizer."
+    )
+    min_coverage: float = Field(
+        0.99, ge=0.0, le=1.0, description="Check: share of each document's non-space characters in chunks."
+    )
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_half(cls, v: int, info: Any) -> int:
+        size = info.data.get("chunk_size")
+        if size is not None and v >= size // 2:
+            raise ValueError(f"chunk_overlap must be less than half of chunk_size ({size}), got {v}")
+        return v
 
 
 class EmbedderSettings(_Block):
+    """The embedder of chunks and queries, its embedding cache, and the FAISS index built on it."""
+
     provider: Literal["minilm", "sentence_transformers", "nomic", "openai"] = "minilm"
     model: str | None = Field(None, description="Model path or name; default depends on the provider.")
-    base_url: str | None = None
+    base_url: str | None = Field(None, description="openai: the server's /v1 URL; nomic: API URL override.")
     api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
     batch_size: int = Field(64, gt=0)
+    device: str = Field("cpu", description="sentence-transformers device: cpu, cuda, cuda:1, mps.")
+    document_prefix: str | None = Field(None, description="Text put before each chunk (None: the model's own).")
+    query_prefix: str | None = Field(None, description="Text put before each query (None: the model's own).")
+    dimensions: int | None = Field(None, gt=0, description="Matryoshka size for nomic / openai 'dimensions'.")
+    nomic_mode: Literal["auto", "remote", "local"] = Field(
+        "auto", description="nomic: local when the model file is present, else the API (auto)."
+    )
+    max_input_tokens: int | None = Field(
+        None, gt=0, description="The model's window in tokens, when the provider cannot tell (openai)."
+    )
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    cache: bool = Field(True, description="Reuse embeddings of unchanged texts (<data root>/embedding_cache.sqlite).")
     index_type: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
     approx_threshold: int = Field(20000, gt=0, description="Above this many vectors 'auto' goes approximate.")
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
+    hnsw_ef_construction: int = Field(200, ge=8)
+    hnsw_ef_search: int = Field(128, ge=8)
+    ivf_nlist: int | None = Field(None, gt=0, description="IVF lists; default about 4 x sqrt(n).")
+    ivf_nprobe: int = Field(16, gt=0)
+    recall_sample: int = Field(200, gt=0, description="Queries used to measure recall@10 of an approximate index.")
+    self_retrieval_sample: int = Field(500, gt=0, description="Chunks searched by their own text in the check.")
+    self_retrieval_min: float = Field(0.99, ge=0.0, le=1.0, description="Below this the check warns.")
+    self_retrieval_error_below: float = Field(0.95, ge=0.0, le=1.0, description="Below this the check errors.")
 
 
 class LlmSettings(_Block):
-    provider: Literal["offline", "openai", "vllm", "transformers"] = "offline"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
-    max_concurrency: int = Field(16, ge=1)
-    timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(4, ge=0)
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, gt=0)
-    json_schema: bool | None = Field(None, description="Send response_format with a JSON schema.")
-    price_input_per_mtok: float = Field(0.0, ge=0.0)
-    price_output_per_mtok: float = Field(0.0, ge=0.0)
+    """One LLM role (``llm`` for generation, ``small_llm`` for cheap steps such as chunk filtering).
 
+    Used by ragassets.llm (``LLMClient.from_settings``) and the ``llm``/``small_llm`` resources.
+    ``api_key_env`` is the NAME of the environment variable that holds the key, never the key.
+    """
 
-class ParaphraseSettings(_Block):
-    n_paraphrases: int = Field(1, ge=1)
-    temperature: float | None = None
-    fidelity_band: tuple[float, float] = (0.6, 0.995)
-    max_outside_band: float = Field(0.2, ge=0.0, le=1.0)
-
-
-class QuestionsSettings(_Block):
-    questions_per_chunk: int = Field(2, ge=1)
-    window: int = Field(1, ge=0, description="Neighbouring chunks on each side given as context.")
-    temperature: float | None = None
-    difficulty_mix: dict[str, float] = Field(
-        default_factory=lambda: {"easy": 0.34, "medium": 0.33, "hard": 0.33}
+    provider: Literal["offline", "openai", "vllm", "transformers"] = Field(
+        "offline", description="offline (rule-based stand-in, no model), openai (any OpenAI-compatible "
+        "server by base_url), vllm (in-process engine, GPU), transformers (local model path)."
     )
-    dedup_cosine: float = Field(0.95, ge=0.0, le=1.0)
-    min_grounded: float = Field(0.8, ge=0.0, le=1.0)
-    min_coverage: float = Field(0.5, ge=0.0, le=1.0)
+    model: str | None = Field(None, description="Model name (openai), or local path (vllm, transformers).")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
+    max_concurrency: int = Field(16, ge=1, description="Most requests in flight (openai); adapts below it.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request time limit, seconds.")
+    max_retries: int = Field(4, ge=0, description="Retries of a transient failure (429, 5xx, timeout).")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(1024, gt=0)
+    json_schema: bool | None = Field(
+        None, description="Send response_format with a JSON schema (default: true for openai)."
+    )
+    max_repairs: int = Field(2, ge=0, description="Re-asks with the parse error when JSON output is bad.")
+    batch_size: int | None = Field(
+        None, gt=0, description="Requests per engine call (vllm 512, transformers 8); answers stored per call."
+    )
+    tokenizer: str | None = Field(None, description="Local tokenizer path to count tokens a server does not report.")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vllm.LLM(...) arguments.")
+    price_input_per_mtok: float = Field(0.0, ge=0.0, description="USD per million input tokens.")
+    price_output_per_mtok: float = Field(0.0, ge=0.0, description="USD per million output tokens.")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        # a key pasted where its variable's name belongs would end up in logs and metadata
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(
+                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself"
+            )
+        return v
+
+
+class _StageLlm(_Block):
+    """Per-stage LLM choice, laid over the corpus's ``llm`` block (None: keep what ``llm`` says)."""
+
+    provider: Literal["offline", "openai", "vllm", "transformers"] | None = Field(
+        None, description="This stage's provider, e.g. a bigger model for questions than elsewhere."
+    )
+    model: str | None = Field(None, description="This stage's model name or local path.")
+    base_url: str | None = Field(None, description="This stage's OpenAI-compatible endpoint.")
+    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
+    max_tokens: int | None = Field(None, gt=0, description="Longest answer, in tokens.")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="Sampling temperature of this stage.")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        return LlmSettings._env_name(v)
+
+    def llm_overrides(self) -> dict[str, Any]:
+        """The ``llm`` keys this stage sets (temperature goes into the sampling parameters instead)."""
+        keys = ("provider", "model", "base_url", "api_key_env", "max_tokens")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+    def llm_settings(self, base: LlmSettings) -> LlmSettings:
+        """This stage's LLM block: the keys ``base`` (the corpus's ``llm`` block) sets explicitly, then
+        this stage's overrides. Only explicit keys are set, so the ``llm`` resource's own config still
+        fills in the rest."""
+        explicit = {k: getattr(base, k) for k in base.model_fields_set}
+        return LlmSettings(**{**explicit, **self.llm_overrides()})
+
+
+class ParaphraseSettings(_StageLlm):
+    """Paraphrases of every chunk (noise for retrieval training) and the checks on them."""
+
+    n_paraphrases: int = Field(1, ge=1, le=20, description="Paraphrases asked for per chunk.")
+    fidelity_band: tuple[float, float] = Field(
+        (0.6, 0.995),
+        description="Cosine(original, paraphrase) expected inside [low, high]: above high it is a copy, "
+        "below low it has drifted from the original.",
+    )
+    max_outside_band: float = Field(
+        0.2, ge=0.0, le=1.0, description="Check: share of paraphrases outside the band above which it warns."
+    )
+    min_recall_at_1: float = Field(
+        0.5, ge=0.0, le=1.0, description="Check: paraphrase -> original chunk recall@1 below this warns."
+    )
+    min_recall_at_5: float = Field(
+        0.8, ge=0.0, le=1.0, description="Check: paraphrase -> original chunk recall@5 below this warns."
+    )
+    retrieval_sample: int = Field(
+        5000, gt=0, description="Check: at most this many paraphrases are searched against chunk_index."
+    )
+
+    @field_validator("fidelity_band")
+    @classmethod
+    def _ordered_band(cls, v: tuple[float, float]) -> tuple[float, float]:
+        low, high = v
+        if not (-1.0 <= low < high <= 1.0):
+            raise ValueError(f"fidelity_band must be [low, high] with -1 <= low < high <= 1, got {list(v)}")
+        return v
+
+
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+class QuestionsSettings(_StageLlm):
+    """Question generation from the original chunks (sliding window), dedup, and the checks on it."""
+
+    questions_per_chunk: int = Field(2, ge=1, le=20, description="Questions asked for per chunk.")
+    window: int = Field(
+        1, ge=0, le=5, description="Neighbouring chunks of the same document on each side given as context."
+    )
+    difficulty_mix: dict[str, float] = Field(
+        default_factory=lambda: {"easy": 0.34, "medium": 0.33, "hard": 0.33},
+        description="Share of questions asked at each difficulty (easy, medium, hard); normalised.",
+    )
+    max_repairs: int | None = Field(
+        None, ge=0, description="Re-asks with the parse error when the JSON is bad (None: llm.max_repairs)."
+    )
+    min_chunk_words: int = Field(
+        5, ge=0, description="Chunks with fewer words are not sent (a lone heading has nothing to ask about)."
+    )
+    min_question_words: int = Field(3, ge=1, description="Questions with fewer words are filtered out.")
+    max_answer_words: int = Field(120, ge=1, description="Answers with more words are filtered out.")
+    dedup_cosine: float = Field(
+        0.95, ge=0.0, le=1.0, description="Questions at or above this embedding cosine to an earlier one are dropped."
+    )
+    grounding_min_overlap: float = Field(
+        0.6, ge=0.0, le=1.0, description="An answer is grounded when this share of its words is in its window..."
+    )
+    grounding_min_cosine: float = Field(
+        0.7, ge=0.0, le=1.0, description="...or its embedding is this close to a sentence of the window."
+    )
+    min_grounded: float = Field(0.8, ge=0.0, le=1.0, description="Check: share of grounded answers below this warns.")
+    min_coverage: float = Field(
+        0.5, ge=0.0, le=1.0, description="Check: share of chunks with at least one question below this warns."
+    )
+
+    @field_validator("difficulty_mix")
+    @classmethod
+    def _known_difficulties(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(DIFFICULTIES))
+        if unknown:
+            raise ValueError(f"unknown difficulty {', '.join(unknown)}; use easy, medium, hard")
+        if any(w < 0 for w in v.values()):
+            raise ValueError("difficulty_mix shares must not be negative")
+        total = sum(v.values())
+        if total <= 0:
+            raise ValueError("difficulty_mix needs at least one positive share")
+        return {k: v[k] / total for k in DIFFICULTIES if v.get(k, 0) > 0}
 
 
 class AlertsSettings(_Block):
@@ -152,6 +362,9 @@ class AlertsSettings(_Block):
     email_to: list[str] = Field(default_factory=list, description="Recipients (a list, or comma-separated).")
     webserver_url: str = Field(
         "http://127.0.0.1:3000", description="Base URL of the Dagster UI, for links to runs in alerts."
+    )
+    sensor_interval_s: int = Field(
+        30, ge=5, le=3600, description="How often the daemon evaluates the alert sensors (read at load)."
     )
 
     @field_validator("email_to", mode="before")

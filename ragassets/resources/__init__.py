@@ -7,10 +7,15 @@ from typing import Any
 
 def build_resources() -> dict[str, Any]:
     """The resources every definition may ask for, by name."""
+    from ragassets.resources.llm import LLMResource
     from ragassets.resources.storage import ParquetIOManager, StorageResource
 
     resources: dict[str, Any] = {
         "io_manager": ParquetIOManager(),
         "storage": StorageResource(),
+        # LLM roles (ragassets/resources/llm.py): offline by default; corpus.yaml llm:/small_llm: override
+        "llm": LLMResource(role="llm"),
+        "small_llm": LLMResource(role="small_llm"),
     }
     return resources
+

@@ -1,0 +1,601 @@
+"""The LLM client: cache-first, concurrent, resumable, accounted.
+
+``LLMClient.run(requests)`` returns one :class:`Result` per request, in order:
+
+1. each request gets its sampling parameters (its own, else the client's defaults) and its cache key;
+   identical requests in a batch are sent once;
+2. answers already in the :class:`ResponseCache` are returned without sending anything;
+3. the rest go to the provider: remote providers with up to ``max_concurrency`` requests in flight,
+   adapted by AIMD, transient failures retried with exponential backoff and jitter (``Retry-After``
+   honoured); batch providers in chunks;
+4. every answer is written to the cache the moment it arrives, so a run killed at any point loses
+   only the requests that were in flight; failures are recorded but never cached as answers;
+5. counts, tokens, cost and timings go into ``client.stats`` (cumulative) and ``client.last_stats``;
+   a progress line goes to ``on_progress`` (or the logger) every ``progress_interval_s`` seconds.
+
+``generate_structured(requests, Model)`` adds JSON-schema output on top (see ragassets.llm.structured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ragassets.llm.accounting import ProgressCallback, ProgressEvent, ProgressReporter, UsageStats
+from ragassets.llm.cache import ResponseCache, default_cache_path
+from ragassets.llm.limiter import AdaptiveLimiter, backoff_delay
+from ragassets.llm.providers import make_provider
+from ragassets.llm.providers.base import Provider
+from ragassets.llm.providers.openai import redact
+from ragassets.llm.structured import (
+    StructuredParseError,
+    parse_structured,
+    repair_messages,
+    schema_instruction,
+)
+from ragassets.llm.types import (
+    Completion,
+    LLMRequest,
+    ProviderError,
+    Result,
+    SamplingParams,
+    StructuredResult,
+    Usage,
+    cache_key,
+)
+
+log = logging.getLogger("ragassets.llm")
+
+M = TypeVar("M", bound=BaseModel)
+
+_DEFAULT_CACHE = object()
+
+
+@dataclass
+class _Item:
+    """One distinct request to answer (several input positions may share it)."""
+
+    request: LLMRequest  # as given (its key is computed from this)
+    send: LLMRequest  # as sent (schema instruction added for providers that cannot enforce it)
+    params: SamplingParams
+    key: str
+
+
+class LLMClient:
+    """See the module docstring. Build with :meth:`from_settings` in stage code.
+
+    provider: a :class:`Provider`; cache: a :class:`ResponseCache` or None (no caching);
+    role: ``llm`` or ``small_llm`` (accounting label); defaults: sampling parameters for requests
+    without their own; max_concurrency/max_retries/backoff_*: remote providers only;
+    price_*_per_mtok: USD per million tokens; logger: anything with ``.info`` (a logging.Logger or
+    Dagster's ``context.log``); progress_interval_s: seconds between progress lines.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        cache: ResponseCache | None = None,
+        role: str = "llm",
+        defaults: SamplingParams | None = None,
+        max_concurrency: int = 16,
+        max_retries: int = 4,
+        max_repairs: int = 2,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        price_input_per_mtok: float = 0.0,
+        price_output_per_mtok: float = 0.0,
+        logger: Any | None = None,
+        progress_interval_s: float = 5.0,
+    ) -> None:
+        self.provider = provider
+        self.cache = cache
+        self.role = role
+        self.defaults = defaults or SamplingParams()
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.max_repairs = max_repairs
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.price_input_per_mtok = price_input_per_mtok
+        self.price_output_per_mtok = price_output_per_mtok
+        self.logger = logger or log
+        self.progress_interval_s = progress_interval_s
+        self.stats = self._new_stats()
+        self.last_stats = self._new_stats()
+        self.last_limiter: AdaptiveLimiter | None = None
+
+    def __repr__(self) -> str:
+        return f"LLMClient(role={self.role!r}, provider={self.provider!r}, cache={self.cache!r})"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        cache: ResponseCache | None | object = _DEFAULT_CACHE,
+        role: str = "llm",
+        api_key: str | None = None,
+        environ: dict[str, str] | None = None,
+        logger: Any | None = None,
+        provider: Provider | None = None,
+        **kwargs: Any,
+    ) -> LLMClient:
+        """A client for an ``LlmSettings`` block. ``cache`` defaults to ``<data root>/llm_cache.sqlite``
+        (pass None for none); ``api_key`` (e.g. from a Dagster EnvVar) wins over ``api_key_env``."""
+        if cache is _DEFAULT_CACHE:
+            cache = ResponseCache(default_cache_path())
+        prov = provider or make_provider(settings, api_key=api_key, environ=environ)
+        defaults = SamplingParams(
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            top_p=getattr(settings, "top_p", 1.0),
+        )
+        return cls(
+            prov,
+            cache=cache,  # type: ignore[arg-type]
+            role=role,
+            defaults=defaults,
+            max_concurrency=settings.max_concurrency,
+            max_retries=settings.max_retries,
+            max_repairs=getattr(settings, "max_repairs", 2),
+            price_input_per_mtok=settings.price_input_per_mtok,
+            price_output_per_mtok=settings.price_output_per_mtok,
+            logger=logger,
+            **kwargs,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return self.provider.model
+
+    def sampling(self, **overrides: Any) -> SamplingParams:
+        """The client's default sampling parameters with ``overrides`` (None values ignored), for
+        per-stage settings such as ``questions.temperature``."""
+        return replace(self.defaults, **{k: v for k, v in overrides.items() if v is not None})
+
+    def _new_stats(self) -> UsageStats:
+        return UsageStats(
+            provider=self.provider.kind,
+            model=self.provider.model,
+            role=self.role,
+            price_input_per_mtok=self.price_input_per_mtok,
+            price_output_per_mtok=self.price_output_per_mtok,
+        )
+
+    def reset_stats(self) -> None:
+        self.stats = self._new_stats()
+
+    def key(self, request: LLMRequest) -> str:
+        """The cache key this client gives ``request``."""
+        return cache_key(self.provider.kind, self.provider.model, request, request.params or self.defaults)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(getattr(self.provider, "secrets", ()) or ())
+
+    def _prepare(self, request: LLMRequest) -> LLMRequest:
+        if request.json_schema is None or self.provider.native_json_schema:
+            return request
+        msgs = [dict(m) for m in request.messages]
+        last_user = (
+            max(i for i, m in enumerate(msgs) if m["role"] == "user")
+            if any(m["role"] == "user" for m in msgs)
+            else None
+        )
+        instruction = schema_instruction(request.json_schema)
+        if last_user is None:
+            msgs.append({"role": "user", "content": instruction})
+        else:
+            msgs[last_user]["content"] = msgs[last_user]["content"].rstrip() + "\n\n" + instruction
+        return request.with_messages(msgs)
+
+    def _progress_callback(self, on_progress: ProgressCallback | None) -> ProgressCallback:
+        if on_progress is not None:
+            return on_progress
+        logger = self.logger
+
+        def _log(event: ProgressEvent) -> None:
+            logger.info(event.line())
+
+        return _log
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        on_progress: ProgressCallback | None = None,
+        label: str | None = None,
+    ) -> list[Result]:
+        """Answer ``requests`` (see the module docstring). Blocking; safe to call from code that
+        already runs an event loop (it then uses a thread of its own)."""
+
+        def run_in_new_loop() -> list[Result]:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                return runner.run(self.arun(requests, on_progress=on_progress, label=label))
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run_in_new_loop()
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = run_in_new_loop()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=target, name="ragassets-llm", daemon=True)
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    async def arun(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        on_progress: ProgressCallback | None = None,
+        label: str | None = None,
+    ) -> list[Result]:
+        started = time.monotonic()
+        requests = list(requests)
+        stats = self._new_stats()
+        reporter = ProgressReporter(
+            len(requests),
+            self._progress_callback(on_progress),
+            label=label or f"{self.role}[{_tasks_label(requests)}]",
+            interval_s=self.progress_interval_s,
+        )
+        items: dict[str, _Item] = {}
+        positions: list[str] = []
+        for req in requests:
+            params = req.params or self.defaults
+            key = cache_key(self.provider.kind, self.provider.model, req, params)
+            positions.append(key)
+            if key not in items:
+                items[key] = _Item(req, self._prepare(req), params, key)
+
+        answers: dict[str, Result] = {}
+        if self.cache is not None:
+            for key, hit in self.cache.get_many(items).items():
+                answers[key] = Result(
+                    request=items[key].request,
+                    key=key,
+                    provider=hit.provider,
+                    model=hit.model,
+                    text=hit.text,
+                    usage=Usage(hit.input_tokens, hit.output_tokens, (hit.token_source or "none")),  # type: ignore[arg-type]
+                    cached=True,
+                    finish_reason=hit.finish_reason,
+                )
+        reporter.add_cached(sum(1 for k in positions if k in answers))
+        todo = [item for key, item in items.items() if key not in answers]
+        if todo:
+            copies = Counter(positions)
+            if self.provider.mode == "remote":
+                await self._run_remote(todo, answers, reporter, copies)
+            else:
+                self._run_batch(todo, answers, reporter, copies)
+        reporter.maybe_report(force=True)
+
+        results: list[Result] = []
+        seen: set[str] = set()
+        for req, key in zip(requests, positions, strict=True):
+            res = answers[key]
+            duplicate = key in seen  # a repeat within the batch: sent once, paid once
+            seen.add(key)
+            if duplicate and res.ok:
+                res = replace(res, cached=True, attempts=0)
+            if res.request is not req:
+                res = replace(res, request=req)
+            results.append(res)
+            if duplicate and not res.ok:
+                stats.requests += 1
+                stats.failures[res.error or "unknown"] += 1
+            else:
+                stats.record(res)
+        stats.wall_s = time.monotonic() - started
+        if self.last_limiter is not None and self.provider.mode == "remote" and todo:
+            stats.min_concurrency = self.last_limiter.stats.min_limit
+            stats.max_in_flight = self.last_limiter.stats.max_in_flight
+        self.last_stats = stats
+        self.stats.merge(stats)
+        return results
+
+    def _store(
+        self, item: _Item, outcome: Completion | ProviderError, attempts: int, latency: float
+    ) -> Result:
+        """Turn a provider outcome into a Result and write it to the cache at once."""
+        kind, model = self.provider.kind, self.provider.model
+        if isinstance(outcome, Completion) and not outcome.text.strip():
+            outcome = ProviderError(
+                "empty_output", f"the model returned no text (finish_reason={outcome.finish_reason})"
+            )
+        if isinstance(outcome, ProviderError):
+            detail = redact(outcome.message, self._secrets())
+            if self.cache is not None:
+                self.cache.record_error(
+                    item.key,
+                    reason=outcome.reason,
+                    detail=detail,
+                    provider=kind,
+                    model=model,
+                    task=item.request.task,
+                    attempts=attempts,
+                )
+            return Result(
+                request=item.request,
+                key=item.key,
+                provider=kind,
+                model=model,
+                error=outcome.reason,
+                error_detail=detail,
+                attempts=attempts,
+                latency_s=latency,
+            )
+        if self.cache is not None:
+            self.cache.put(
+                item.key,
+                provider=kind,
+                model=model,
+                text=outcome.text,
+                task=item.request.task,
+                input_tokens=outcome.usage.input_tokens,
+                output_tokens=outcome.usage.output_tokens,
+                token_source=outcome.usage.source,
+                finish_reason=outcome.finish_reason,
+            )
+        return Result(
+            request=item.request,
+            key=item.key,
+            provider=kind,
+            model=model,
+            text=outcome.text,
+            usage=outcome.usage,
+            attempts=attempts,
+            latency_s=latency,
+            finish_reason=outcome.finish_reason,
+        )
+
+    @staticmethod
+    def _report(reporter: ProgressReporter, result: Result, copies: Counter) -> None:
+        # a request repeated in the batch counts once per position
+        reporter.add(result)
+        if copies[result.key] > 1:
+            reporter.add_cached(copies[result.key] - 1)
+
+    def _run_batch(
+        self, todo: list[_Item], answers: dict[str, Result], reporter: ProgressReporter, copies: Counter
+    ) -> None:
+        size = max(1, self.provider.batch_size)
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
+            t0 = time.monotonic()
+            try:
+                outcomes = self.provider.complete_batch([i.send for i in chunk], [i.params for i in chunk])
+            except Exception as exc:  # noqa: BLE001 - an engine failure fails this chunk, not the run
+                err = ProviderError(
+                    "provider_error", f"{self.provider.kind} failed: {type(exc).__name__}: {exc}"
+                )
+                outcomes = [err] * len(chunk)
+            if len(outcomes) != len(chunk):
+                err = ProviderError(
+                    "provider_error",
+                    f"{self.provider.kind} returned {len(outcomes)} answers for {len(chunk)} requests",
+                )
+                outcomes = [err] * len(chunk)
+            latency = (time.monotonic() - t0) / len(chunk)
+            for item, outcome in zip(chunk, outcomes, strict=True):
+                res = self._store(item, outcome, 1, latency)
+                answers[item.key] = res
+                self._report(reporter, res, copies)
+
+    async def _run_remote(
+        self, todo: list[_Item], answers: dict[str, Result], reporter: ProgressReporter, copies: Counter
+    ) -> None:
+        limiter = AdaptiveLimiter(self.max_concurrency)
+        self.last_limiter = limiter
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                res = await self._one(item, limiter)
+                answers[item.key] = res
+                reporter.concurrency = limiter.limit
+                self._report(reporter, res, copies)
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(min(1.0, self.progress_interval_s))
+                reporter.concurrency = limiter.limit
+                reporter.maybe_report()
+
+        await self.provider.astart()
+        tick = asyncio.create_task(ticker())
+        try:
+            # more workers than slots, so requests sleeping in backoff do not leave slots idle
+            n_workers = min(len(todo), self.max_concurrency * 2)
+            await asyncio.gather(*(worker() for _ in range(n_workers)))
+        finally:
+            tick.cancel()
+            await self.provider.aclose()
+
+    async def _one(self, item: _Item, limiter: AdaptiveLimiter) -> Result:
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            attempt += 1
+            epoch = await limiter.acquire()
+            try:
+                completion = await self.provider.acomplete(item.send, item.params)
+            except ProviderError as exc:
+                await limiter.release(epoch, "overload" if exc.overload else "neutral")
+                if exc.retryable and attempt <= self.max_retries:
+                    delay = backoff_delay(
+                        attempt,
+                        base_s=self.backoff_base_s,
+                        cap_s=self.backoff_cap_s,
+                        retry_after=exc.retry_after,
+                    )
+                    log.debug("retrying (%s) in %.2fs, attempt %d", exc.reason, delay, attempt)
+                    await asyncio.sleep(delay)
+                    continue
+                if exc.retryable:
+                    exc = ProviderError(exc.reason, f"{exc.message} (gave up after {attempt} attempts)")
+                return self._store(item, exc, attempt, time.monotonic() - started)
+            except asyncio.CancelledError:
+                await limiter.release(epoch, "neutral")
+                raise
+            except Exception as exc:  # noqa: BLE001 - a provider bug fails this request, not the batch
+                await limiter.release(epoch, "neutral")
+                err = ProviderError("provider_error", f"{type(exc).__name__}: {exc}")
+                return self._store(item, err, attempt, time.monotonic() - started)
+            await limiter.release(epoch, "success")
+            return self._store(item, completion, attempt, time.monotonic() - started)
+
+    # -- structured output ------------------------------------------------------------------------------
+
+    def generate_structured(
+        self,
+        requests: Sequence[LLMRequest],
+        model: type[M],
+        *,
+        max_repairs: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        label: str | None = None,
+    ) -> list[StructuredResult]:
+        """Answers parsed into ``model``, one :class:`StructuredResult` per request, in order.
+
+        Requests without a ``json_schema`` get ``model``'s. An answer that does not parse or
+        validate is asked again with the error appended, up to ``max_repairs`` times (default:
+        the client's). What still fails comes back with ``error`` = ``parse_error`` or
+        ``schema_mismatch`` (or the transport failure) and the raw text, and is counted in stats.
+        """
+        repairs_left = self.max_repairs if max_repairs is None else max_repairs
+        schema = model.model_json_schema()
+        reqs = [r if r.json_schema is not None else replace(r, json_schema=schema) for r in requests]
+        out: list[StructuredResult | None] = [None] * len(reqs)
+        history: list[list[Result]] = [[] for _ in reqs]
+        current: list[tuple[int, LLMRequest]] = list(enumerate(reqs))
+        merged = self._new_stats()
+        round_no = 0
+        while current:
+            results = self.run(
+                [r for _, r in current],
+                on_progress=on_progress,
+                label=label
+                or f"{self.role}[{_tasks_label(reqs)}]" + (f" repair {round_no}" if round_no else ""),
+            )
+            merged.merge(self.last_stats)
+            retry: list[tuple[int, LLMRequest]] = []
+            for (i, req), res in zip(current, results, strict=True):
+                history[i].append(res)
+                base = {
+                    "request": requests[i],
+                    "provider": res.provider,
+                    "model": res.model,
+                    "repairs": round_no,
+                    "results": history[i],
+                }
+                if not res.ok:
+                    out[i] = StructuredResult(
+                        value=None, raw=res.text, error=res.error, error_detail=res.error_detail, **base
+                    )
+                    continue
+                try:
+                    value = parse_structured(res.text or "", model)
+                except StructuredParseError as exc:
+                    if round_no < repairs_left:
+                        retry.append(
+                            (
+                                i,
+                                req.with_messages(
+                                    repair_messages(
+                                        req.messages, res.text or "", exc.message, reqs[i].json_schema
+                                    )
+                                ),
+                            )
+                        )
+                    else:
+                        out[i] = StructuredResult(
+                            value=None, raw=res.text, error=exc.reason, error_detail=exc.message, **base
+                        )
+                        self.stats.record_structured_failure(exc.reason)
+                        merged.record_structured_failure(exc.reason)
+                    continue
+                out[i] = StructuredResult(value=value, raw=res.text, **base)
+            self.stats.repairs += len(retry)
+            merged.repairs += len(retry)
+            current = retry
+            round_no += 1
+        self.last_stats = merged
+        return [r for r in out if r is not None]
+
+
+def role_settings(settings: Any, role: str = "llm", base: Any | None = None) -> Any:
+    """The effective ``LlmSettings`` of a role from a corpus ``Settings``.
+
+    Layers, weakest first: ``base`` (e.g. a Dagster resource's config; default: the defaults),
+    then for ``small_llm`` the keys the ``llm`` block sets (so one server configured for ``llm``
+    serves both roles), then the keys the role's own block sets. Only keys a block sets explicitly
+    (in corpus.yaml, RAGASSETS_* variables or run config) count, so a default never masks a value.
+    """
+    from ragassets.settings import LlmSettings
+
+    if role not in ("llm", "small_llm"):
+        raise ValueError(f"unknown LLM role {role!r}; use 'llm' or 'small_llm'")
+    resolved = base if base is not None else LlmSettings()
+    blocks = [settings.llm, settings.small_llm] if role == "small_llm" else [settings.llm]
+    for block in blocks:
+        resolved = resolved.model_copy(update={k: getattr(block, k) for k in block.model_fields_set})
+    return resolved
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's event loop when installed (less CPU per request), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def _tasks_label(requests: Iterable[LLMRequest]) -> str:
+    tasks = sorted({r.task for r in requests})
+    return ",".join(tasks[:3]) + ("..." if len(tasks) > 3 else "") if tasks else "-"
+
+
+def summarize_failures(results: Sequence[Result | StructuredResult], limit: int = 5) -> dict[str, Any]:
+    """Counts by reason plus a few example details, for stage metadata."""
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for r in results:
+        if r.error:
+            counts[r.error] = counts.get(r.error, 0) + 1
+            ex = examples.setdefault(r.error, [])
+            if len(ex) < limit and r.error_detail:
+                ex.append(r.error_detail[:300])
+    return {"failures_by_reason": counts, "failure_examples": examples}
+
+
+ProgressFn = Callable[[ProgressEvent], None]

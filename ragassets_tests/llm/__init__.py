@@ -1,0 +1,1 @@
+"""Tests of ragassets.llm (no Dagster needed)."""

@@ -1,0 +1,127 @@
+"""The response cache: durable answers, errors apart, several writing processes at once."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from ragassets.llm import LLMRequest, ResponseCache, SamplingParams, cache_key
+from ragassets.llm.cache import default_cache_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_put_get_and_first_answer_wins(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put(
+        "k1",
+        provider="openai",
+        model="m",
+        text="first",
+        input_tokens=3,
+        output_tokens=4,
+        token_source="server",
+    )
+    cache.put("k1", provider="openai", model="m", text="second")
+    hit = cache.get("k1")
+    assert hit is not None and hit.text == "first" and hit.input_tokens == 3 and hit.token_source == "server"
+    assert cache.get("missing") is None
+    assert set(cache.get_many(["k1", "missing"])) == {"k1"}
+
+
+def test_wal_mode_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    cache.put("k", provider="offline", model="m", text="t")
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert ResponseCache(path).get("k").text == "t"  # visible to another connection at once
+
+
+def test_errors_are_recorded_but_not_answers(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.record_error("k", reason="timeout", detail="slow", provider="openai", model="m", attempts=3)
+    assert cache.get("k") is None and cache.count() == 0
+    (err,) = cache.errors("k")
+    assert err["reason"] == "timeout" and err["attempts"] == 3
+
+
+def test_default_path_is_under_the_data_root(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RAGASSETS_DATA_DIR", str(tmp_path))
+    assert default_cache_path() == tmp_path / "llm_cache.sqlite"
+
+
+def test_cache_key_covers_what_determines_an_answer() -> None:
+    req = LLMRequest.chat("q", template_version="v1")
+    p = SamplingParams()
+    base = cache_key("openai", "m", req, p)
+    assert base == cache_key(
+        "openai", "m", LLMRequest.chat("q", template_version="v1", id="other", task="x"), p
+    )
+    variants = [
+        cache_key("vllm", "m", req, p),
+        cache_key("openai", "m2", req, p),
+        cache_key("openai", "m", LLMRequest.chat("q2", template_version="v1"), p),
+        cache_key("openai", "m", req, SamplingParams(temperature=0.1)),
+        cache_key("openai", "m", req, SamplingParams(seed=1)),
+        cache_key("openai", "m", LLMRequest.chat("q", template_version="v2"), p),
+        cache_key(
+            "openai", "m", LLMRequest.chat("q", template_version="v1", json_schema={"type": "object"}), p
+        ),
+    ]
+    assert len({base, *variants}) == len(variants) + 1
+
+
+WRITER = """
+import sys
+from ragassets.llm import ResponseCache
+path, tag, start, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cache = ResponseCache(path)
+for i in range(start, stop):
+    cache.put(f"key-{i}", provider="p", model="m", text=f"{tag}-{i}")
+    if i % 50 == 0:
+        cache.get_many([f"key-{j}" for j in range(start, i)])
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    # overlapping ranges: 0-399 and 200-599; the shared 200 keys are written by both
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, str(a), str(b)], cwd=REPO)
+        for tag, a, b in (("A", 0, 400), ("B", 200, 600))
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    cache = ResponseCache(path)
+    assert cache.keys() == {f"key-{i}" for i in range(600)}
+    answers = cache.get_many([f"key-{i}" for i in range(600)])
+    assert all(answers[f"key-{i}"].text == f"A-{i}" for i in range(200))
+    assert all(answers[f"key-{i}"].text == f"B-{i}" for i in range(400, 600))
+    assert all(answers[f"key-{i}"].text in (f"A-{i}", f"B-{i}") for i in range(200, 400))
+
+
+def test_usage_rows_accumulate(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    row = {
+        "run_id": "r1",
+        "asset": "questions",
+        "corpus": "sample",
+        "role": "llm",
+        "provider": "offline",
+        "model": "m",
+        "requests": 3,
+        "sent": 2,
+        "cache_hits": 1,
+        "failures": 0,
+        "failures_by_reason": {},
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cost_usd": 0.0,
+        "wall_s": 0.1,
+    }
+    cache.append_usage(row)
+    cache.append_usage({**row, "run_id": "r2", "corpus": "other"})
+    assert [r["run_id"] for r in cache.usage_rows()] == ["r1", "r2"]
+    assert [r["run_id"] for r in cache.usage_rows("sample")] == ["r1"]

@@ -1,0 +1,114 @@
+"""Structured output: tolerant parsing, repair with the error appended, typed failures counted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel
+
+from ragassets.llm import GeneratedQuestions, LLMRequest, StructuredParseError, extract_json, parse_structured
+from ragassets_tests.llm.conftest import openai_client
+
+
+class Verdict(BaseModel):
+    keep: bool
+    score: float
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"keep": true, "score": 0.5}',
+        'Sure! Here it is:\n```json\n{"keep": true, "score": 0.5}\n```\nAnything else?',
+        'The verdict is {"keep": true, "score": 0.5} as requested.',
+        '{"keep": true, "score": 0.5,}',
+        "{\u201ckeep\u201d: true, \u201cscore\u201d: 0.5}",
+        '{"keep": True, "score": 0.5}',
+    ],
+)
+def test_tolerant_parser_accepts_common_small_model_habits(text: str) -> None:
+    assert parse_structured(text, Verdict) == Verdict(keep=True, score=0.5)
+
+
+def test_bare_list_is_accepted_for_a_single_list_model() -> None:
+    text = '[{"question": "Q?", "answer": "A", "difficulty": "easy", "evidence": "A."}]'
+    assert parse_structured(text, GeneratedQuestions).questions[0].answer == "A"
+
+
+def test_parse_errors_are_typed() -> None:
+    with pytest.raises(StructuredParseError) as exc:
+        extract_json("no json here at all")
+    assert exc.value.reason == "parse_error"
+    with pytest.raises(StructuredParseError) as exc:
+        parse_structured('{"keep": "maybe"}', Verdict)
+    assert exc.value.reason == "schema_mismatch" and "score" in exc.value.message
+    with pytest.raises(StructuredParseError) as exc:
+        extract_json("")
+    assert exc.value.reason == "parse_error"
+
+
+def test_json_inside_strings_does_not_confuse_the_scanner() -> None:
+    assert extract_json('x {"a": "a } brace", "b": [1, 2]} y') == {"a": "a } brace", "b": [1, 2]}
+
+
+REPAIR_MARK = "could not be used"
+
+
+def repairing_responder(body: dict) -> str:
+    """Broken JSON first; valid JSON once the request carries the repair message."""
+    last = body["messages"][-1]["content"]
+    if REPAIR_MARK in last:
+        return json.dumps({"keep": True, "score": 0.9})
+    return "Here you go: {keep: yes"
+
+
+def test_bad_json_is_repaired_with_the_error_appended(server_factory) -> None:
+    srv = server_factory(responder=repairing_responder)
+    client = openai_client(srv.base_url)
+    (res,) = client.generate_structured([LLMRequest.chat("judge this")], Verdict)
+    assert res.ok and res.value == Verdict(keep=True, score=0.9) and res.repairs == 1
+    bodies = srv.bodies()
+    assert len(bodies) == 2
+    repair = bodies[1]["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "Here you go: {keep: yes"}
+    assert REPAIR_MARK in repair[-1]["content"] and "invalid JSON" in repair[-1]["content"]
+    assert client.stats.repairs == 1 and client.stats.failed == 0
+
+
+def test_what_still_fails_is_a_typed_failure_with_raw_text(server_factory) -> None:
+    srv = server_factory(responder=lambda body: "never JSON")
+    client = openai_client(srv.base_url)
+    results = client.generate_structured([LLMRequest.chat(f"q{i}") for i in range(3)], Verdict, max_repairs=2)
+    assert srv.stats()["chat_requests"] == 9  # 1 + 2 repairs each, bounded
+    for res in results:
+        assert not res.ok and res.error == "parse_error" and res.raw == "never JSON" and res.repairs == 2
+    assert client.stats.failures["parse_error"] == 3
+    assert client.last_stats.failures["parse_error"] == 3 and client.last_stats.requests == 9
+
+
+def test_schema_is_sent_as_response_format(server) -> None:
+    client = openai_client(server.base_url, json_schema=True)
+    (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
+    assert res.ok  # the test server answers response_format requests with matching JSON
+    (body,) = server.bodies()
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == Verdict.model_json_schema()
+    assert "JSON schema" not in body["messages"][-1]["content"]
+
+
+def test_without_native_schema_the_prompt_carries_it(server_factory) -> None:
+    srv = server_factory(responder=lambda body: '{"keep": false, "score": 0.1}')
+    client = openai_client(srv.base_url, json_schema=False)
+    (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
+    assert res.ok and res.value.keep is False
+    (body,) = srv.bodies()
+    assert "response_format" not in body
+    assert "JSON schema" in body["messages"][-1]["content"] and '"score"' in body["messages"][-1]["content"]
+
+
+def test_transport_failures_pass_through_structured(server_factory) -> None:
+    srv = server_factory(faults={"500": 1.0})
+    client = openai_client(srv.base_url, max_retries=0)
+    (res,) = client.generate_structured([LLMRequest.chat("x")], Verdict)
+    assert res.error == "server_error" and res.raw is None
