@@ -48,3 +48,35 @@ def counts_metadata(prefix: str, counts: dict[str, int]) -> dict[str, dg.Metadat
     if counts:
         out[prefix] = dg.MetadataValue.md("\n".join(f"- {k}: {v}" for k, v in sorted(counts.items())))
     return out
+
+
+# --- plots (issue 7): pictures where they say more than a number -----------------------------------
+
+
+def plot_metadata(markdown: str) -> dg.MetadataValue:
+    """A plot rendered by :mod:`ragassets.plots` (Markdown with an inline PNG) as a metadata value."""
+    return dg.MetadataValue.md(markdown)
+
+
+def histogram_metadata(values: Any, **kwargs: Any) -> dg.MetadataValue:
+    """Distribution of scores (judge scores, fidelity cosines), e.g. ``threshold=0.7``.
+
+    Keyword arguments go to :func:`ragassets.plots.histogram_markdown` (``title`` is required).
+    """
+    from ragassets.plots import histogram_markdown
+
+    return plot_metadata(histogram_markdown(list(values), **kwargs))
+
+
+def curve_metadata(x: Any, series: dict[str, Any], **kwargs: Any) -> dg.MetadataValue:
+    """Lines over a shared x axis (recall@k per index, training and eval loss per step)."""
+    from ragassets.plots import curve_markdown
+
+    return plot_metadata(curve_markdown(list(x), series, **kwargs))
+
+
+def bar_metadata(labels: Any, values: Any, **kwargs: Any) -> dg.MetadataValue:
+    """Bars per label, stacked when ``values`` maps series names to lists (token usage per stage)."""
+    from ragassets.plots import bar_markdown
+
+    return plot_metadata(bar_markdown(list(labels), values, **kwargs))
