@@ -441,6 +441,9 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return out
 
 
+SECRET_WORDS = ("key", "password", "secret", "token")
+
+
 def _describe(err: dict[str, Any], allowed: dict[str, list[str]]) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
@@ -448,6 +451,10 @@ def _describe(err: dict[str, Any], allowed: dict[str, list[str]]) -> str:
         options = allowed.get(parent) if parent else sorted(BLOCKS)
         hint = f" (known keys: {', '.join(options)})" if options else ""
         return f"unknown key '{loc}'{hint}"
+    last = str(err["loc"][-1]) if err["loc"] else ""
+    if any(word in last for word in SECRET_WORDS):
+        # the value may be a secret pasted in the wrong place: never repeat it
+        return f"'{loc}': {err['msg']} (value hidden)"
     return f"'{loc}': {err['msg']} (got {err.get('input')!r})"
 
 

@@ -63,3 +63,12 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
     folder = write_yaml(tmp_path / "b", "- just\n- a list\n")
     with pytest.raises(SettingsError, match="expected blocks"):
         load_settings(folder, environ={})
+
+
+def test_a_key_pasted_into_api_key_env_is_not_echoed(tmp_path):
+    secret = "sk-live-0123456789abcdefTOPSECRET"
+    folder = write_yaml(tmp_path / "c", f"llm: {{api_key_env: '{secret}'}}\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(folder, environ={})
+    assert "llm.api_key_env" in str(err.value)
+    assert secret not in str(err.value) and "TOPSECRET" not in str(err.value)

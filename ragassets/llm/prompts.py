@@ -73,6 +73,7 @@ class PromptLibrary:
         self.override_dir = Path(corpus_dir) / "prompts" if corpus_dir is not None else None
         self._env = _env()
         self._cache: dict[str, PromptTemplate] = {}
+        self._compiled: dict[str, jinja2.Template] = {}  # compiled once per template, not per request
 
     def names(self) -> list[str]:
         names = {p.stem for p in self.builtin_dir.glob(f"*{SUFFIX}")}
@@ -126,7 +127,9 @@ class PromptLibrary:
                 f"prompt template {name!r} ({tpl.origin}) needs variable(s) {', '.join(missing)}; "
                 f"got {', '.join(sorted(variables)) or 'none'}"
             )
-        template = self._env.from_string(tpl.text)
+        template = self._compiled.get(name)
+        if template is None:
+            template = self._compiled[name] = self._env.from_string(tpl.text)
         if "user" not in template.blocks:
             raise PromptError(
                 f"prompt template {tpl.origin} has no '{{% block user %}}': every template needs one "

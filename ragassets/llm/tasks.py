@@ -23,6 +23,8 @@ judge      judge                question, answer, context                       
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,6 +102,12 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _schema(model: type) -> dict[str, Any]:
+    """A task's JSON schema, built once per output model (pydantic rebuilds it on every call)."""
+    return model.model_json_schema()
+
+
 def task_request(
     task: str,
     prompts: PromptLibrary,
@@ -118,7 +126,7 @@ def task_request(
     return LLMRequest(
         messages=rendered.messages,
         params=params,
-        json_schema=spec.output.model_json_schema() if spec.output is not None else None,
+        json_schema=_schema(spec.output) if spec.output is not None else None,
         task=task,
         template=spec.template,
         template_version=rendered.version,
