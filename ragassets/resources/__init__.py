@@ -8,6 +8,7 @@ from typing import Any
 def build_resources() -> dict[str, Any]:
     """The resources every definition may ask for, by name."""
     from ragassets.resources.llm import LLMResource
+    from ragassets.resources.pii import PiiResource
     from ragassets.resources.storage import ParquetIOManager, StorageResource
 
     resources: dict[str, Any] = {
@@ -16,6 +17,7 @@ def build_resources() -> dict[str, Any]:
         # LLM roles (ragassets/resources/llm.py): offline by default; corpus.yaml llm:/small_llm: override
         "llm": LLMResource(role="llm"),
         "small_llm": LLMResource(role="small_llm"),
+        # PII detection and redaction (ragassets/resources/pii.py): Presidio offline, one engine per process
+        "pii": PiiResource(),
     }
     return resources
-

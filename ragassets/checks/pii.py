@@ -1,0 +1,113 @@
+"""`no_residual_pii`: the gate that keeps PII out of everything downstream of redaction.
+
+:func:`no_residual_pii_check` builds the check for any text asset; one line gives a later stage
+the same gate::
+
+    chunks_no_residual_pii = no_residual_pii_check(asset="chunks", text_columns=["text"])
+
+The check re-analyses the asset's text with the corpus's PII policy (corpus.yaml; run-config
+overrides of the redaction step do not weaken it) and fails (ERROR, blocking: nothing downstream
+materializes) on any finding at or above the threshold. Its metadata has counts by type and the
+ids of the rows concerned, never the text found. Pseudonyms the redaction wrote
+(``pii_findings.replacement``) are not residue.
+"""
+
+import dagster as dg
+import polars as pl
+
+from ragassets.assets._common import corpus_of, corpus_settings
+from ragassets.metadata import counts_metadata
+from ragassets.resources.pii import PiiResource
+from ragassets.resources.storage import StorageResource
+
+ID_COLUMNS = ("chunk_id", "question_id", "paraphrase_id", "conversation_id", "doc_id", "id")
+MAX_IDS = 50
+
+
+def _id_column(table: pl.DataFrame, id_column: str | None) -> str | None:
+    if id_column:
+        return id_column
+    return next((c for c in ID_COLUMNS if c in table.columns), None)
+
+
+def no_residual_pii_check(
+    asset: str,
+    text_columns: list[str],
+    id_column: str | None = None,
+    name: str = "no_residual_pii",
+    blocking: bool = True,
+) -> dg.AssetChecksDefinition:
+    """A blocking ERROR check that ``asset``'s ``text_columns`` hold no PII the corpus policy finds.
+
+    ``id_column`` names the rows in the metadata (default: the first of chunk_id, question_id, ...,
+    doc_id present).
+    """
+    if not text_columns:
+        raise ValueError(f"no_residual_pii_check({asset!r}): give at least one text column")
+    columns = list(text_columns)
+
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        blocking=blocking,
+        additional_ins={"pii_findings": dg.AssetIn("pii_findings")},
+        description=f"No PII left in {', '.join(columns)} of {asset}: the text is analysed again with the corpus's "
+        "PII policy (its entities plus the pattern types email, phone, card, SSN, IBAN, IP); any finding at or "
+        "above the threshold fails the check and blocks what is downstream. Metadata: counts by type and row ids.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        storage: StorageResource,
+        pii: PiiResource,
+        table: pl.DataFrame,
+        pii_findings: pl.DataFrame,
+    ) -> dg.AssetCheckResult:
+        corpus = corpus_of(context)
+        policy = corpus_settings(context, storage.root).pii
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise dg.Failure(
+                f"no_residual_pii on {asset}: column(s) {missing} are not in the table (columns: {table.columns}); "
+                "fix text_columns where the check is declared"
+            )
+        ids_col = _id_column(table, id_column)
+        row_ids = (
+            table[ids_col].cast(pl.String).to_list() if ids_col else [str(i) for i in range(table.height)]
+        )
+        texts: list[str] = []
+        ids: list[str] = []
+        for col in columns:
+            texts.extend(v or "" for v in table[col].to_list())
+            ids.extend(row_ids)
+        # fakes look like PII on purpose; placeholders, masks and hashes never do
+        known = (
+            pii_findings["replacement"].drop_nulls().unique().to_list()
+            if policy.operator == "pseudonym" and "replacement" in pii_findings.columns
+            else []
+        )
+        try:
+            report = pii.residual(texts, ids, policy, known)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        context.log.info(f"{corpus}/{asset}: {report.describe()}")
+        return dg.AssetCheckResult(
+            passed=report.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=report.describe(),
+            metadata={
+                "texts_checked": report.n_texts,
+                "residual_findings": report.n_findings,
+                "rows_with_residual": len(report.ids),
+                **counts_metadata("residual_by_type", report.counts_by_type),
+                "row_ids": dg.MetadataValue.json(report.ids[:MAX_IDS]),
+                "id_column": ids_col or "(row number)",
+                "entities_checked": dg.MetadataValue.json(report.entities_checked),
+                "threshold": report.threshold,
+                "pseudonyms_ignored": report.ignored_pseudonyms,
+            },
+        )
+
+    return _check
+
+
+redacted_documents_no_residual_pii = no_residual_pii_check(asset="redacted_documents", text_columns=["text"])

@@ -1,0 +1,121 @@
+"""The residual-PII gate: analyse already-redacted text again and report what is still there.
+
+The same policy is used (threshold, allow list, deny list, language); the entity types are
+``policy.gate_entities()``: the redacted ones plus the pattern types, so a policy that stops
+redacting phone numbers fails the gate instead of leaking them quietly.
+
+Pseudonyms look like PII on purpose ("Jane Roe", a Luhn-valid card number). The values the
+redaction wrote (``pii_findings.replacement``) are passed in as ``known_replacements``; findings
+that are one of them (or, for names, a word of one) are not residue. Only counts by type and the
+ids of affected rows are reported, never the text found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from presidio_analyzer import AnalyzerEngine
+
+from ragassets.pii.analyze import analyze_texts
+from ragassets.pii.engine import analyzer_for, validate_entities
+from ragassets.pii.operators import normalise
+from ragassets.settings import PiiSettings
+
+MAX_IDS = 50
+
+
+@dataclass
+class ResidualReport:
+    """What the gate found: counts by entity type and the ids of rows with residual PII."""
+
+    n_texts: int
+    entities_checked: list[str]
+    threshold: float
+    counts_by_type: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    ignored_pseudonyms: int = 0
+
+    @property
+    def n_findings(self) -> int:
+        return sum(self.counts_by_type.values())
+
+    @property
+    def passed(self) -> bool:
+        return self.n_findings == 0
+
+    def describe(self) -> str:
+        if self.passed:
+            return (
+                f"no PII at or above {self.threshold} in {self.n_texts} texts "
+                f"(checked {', '.join(self.entities_checked)})"
+            )
+        kinds = ", ".join(f"{n} {t}" for t, n in sorted(self.counts_by_type.items()))
+        return (
+            f"{self.n_findings} findings at or above {self.threshold} left in {len(self.ids)} of "
+            f"{self.n_texts} texts: {kinds}. Add the types to pii.entities (or lower pii.threshold) "
+            "and re-materialize, or list accepted types in pii.check_entities."
+        )
+
+
+@dataclass
+class _Known:
+    """Values the redaction wrote, in the forms a finding is compared in."""
+
+    values: set[str] = field(default_factory=set)  # casefolded, and words of each
+    compact: list[str] = field(default_factory=list)  # digits and letters only
+
+    @classmethod
+    def of(cls, replacements: Iterable[str]) -> _Known:
+        known = cls()
+        compact: set[str] = set()
+        for value in replacements:
+            if not value:
+                continue
+            known.values.add(" ".join(value.split()).casefold())
+            known.values.update(w.casefold() for w in re.findall(r"[^\W\d_]+", value))
+            compact.add(normalise("PHONE_NUMBER", value))
+        known.compact = sorted(compact)
+        return known
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def holds(self, entity_type: str, value: str) -> bool:
+        """Is ``value`` one of the written values, or a piece of one ("1460 3055" of "713 1460 3055")?"""
+        if " ".join(value.split()).casefold() in self.values:
+            return True
+        piece = normalise("PHONE_NUMBER", value)
+        return len(piece) >= 6 and any(piece in c for c in self.compact)
+
+
+def residual_pii(
+    texts: Sequence[str],
+    ids: Sequence[str],
+    policy: PiiSettings,
+    known_replacements: Iterable[str] = (),
+    analyzer: AnalyzerEngine | None = None,
+) -> ResidualReport:
+    """Analyse ``texts`` (already redacted) with ``policy``; ``ids[i]`` names ``texts[i]`` in the report."""
+    analyzer = analyzer or analyzer_for(policy)
+    validate_entities(analyzer, policy)
+    entities = policy.gate_entities()
+    known = _Known.of(known_replacements)
+    found = analyze_texts(analyzer, [t or "" for t in texts], policy, entities=entities)
+    report = ResidualReport(n_texts=len(texts), entities_checked=entities, threshold=policy.threshold)
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
+    for text, row_id, findings in zip(texts, ids, found, strict=True):
+        for f in findings:
+            value = text[f.start : f.end]
+            if known and known.holds(f.entity_type, value):
+                report.ignored_pseudonyms += 1
+                continue
+            counts[f.entity_type] += 1
+            if row_id not in seen:
+                seen.add(row_id)
+                report.ids.append(row_id)
+    report.counts_by_type = dict(sorted(counts.items()))
+    return report

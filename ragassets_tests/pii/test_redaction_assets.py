@@ -1,0 +1,111 @@
+"""End to end on the bundled sample corpus: redacted_documents and pii_findings materialize, the
+no_residual_pii gate passes, no original value is stored; a weaker policy fails the gate and blocks
+chunks."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ragassets_tests.conftest import check_results, materialize
+
+pytestmark = pytest.mark.slow
+
+# PII written in the sample corpus (data/corpora/sample)
+SAMPLE_PII = [
+    "Daniel Okafor",
+    "daniel.okafor@example.com",
+    "310-8842",
+    "Priya Raman",
+    "555.318.2290",
+    "Thomas Whitfield",
+    "4111 1111 1111 1111",
+    "Alvarez",
+    "Margaret Ellison",
+    "555-201-4477",
+    "Helen Marsh",
+]
+MY_STEPS = ("redaction", "redacted_documents_no_residual_pii", "chunks_no_residual_pii")
+
+
+def _stored_text(root: Path) -> str:
+    """Every cell of every table the PII stage wrote."""
+    cells = []
+    for asset in ("redacted_documents", "pii_findings"):
+        for path in (root / "warehouse" / asset).rglob("*.parquet"):
+            cells.append(json.dumps(pl.read_parquet(path).to_dicts(), default=str))
+    return "\n".join(cells)
+
+
+def _logged_text(result) -> str:
+    """Messages and metadata of every event of the PII steps in the run."""
+    instance = dg.DagsterInstance.get()
+    return "\n".join(
+        f"{e.user_message} {e.dagster_event!r}"
+        for e in instance.all_logs(result.run_id)
+        if e.step_key and e.step_key.startswith(MY_STEPS)
+    )
+
+
+def test_sample_corpus_is_redacted_and_passes_the_gate(sample_root: Path) -> None:
+    result = materialize("sample", "documents,redacted_documents,pii_findings")
+    check = check_results(result)["no_residual_pii"]
+    assert check.passed and check.metadata["residual_findings"].value == 0
+
+    redacted = pl.read_parquet(sample_root / "warehouse/redacted_documents/corpus=sample/data.parquet")
+    assert redacted.columns == ["corpus", "doc_id", "text", "n_findings", "findings_by_type"]
+    roster = redacted.filter(pl.col("text").str.contains("Volunteer roster"))["text"][0]
+    assert "led by <PERSON>" in roster and "<EMAIL_ADDRESS>" in roster and "<CREDIT_CARD>" in roster
+    findings = pl.read_parquet(sample_root / "warehouse/pii_findings/corpus=sample/data.parquet")
+    assert {"corpus", "doc_id", "entity_type", "start", "end", "score", "recognizer"} <= set(findings.columns)
+    assert findings.height == int(redacted["n_findings"].sum()) > 10
+
+    stored, logged = _stored_text(sample_root), _logged_text(result)
+    assert "findings_by_type" in logged  # the metadata is there, and holds no value
+    for value in SAMPLE_PII:
+        assert value not in stored, value
+        assert value not in logged, value
+
+
+def test_a_policy_that_leaves_phone_numbers_fails_the_gate_and_blocks_chunks(sample_root: Path) -> None:
+    (sample_root / "corpora/sample/corpus.yaml").write_text(
+        "pii:\n  entities: [EMAIL_ADDRESS, CREDIT_CARD, PERSON]\n", encoding="utf-8"
+    )
+    result = materialize("sample", "documents,redacted_documents,pii_findings,chunks", expect_success=False)
+    assert not result.success
+    check = check_results(result)["no_residual_pii"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.asset_key == dg.AssetKey("redacted_documents")
+    assert check.metadata["residual_by_type/PHONE_NUMBER"].value >= 2
+    assert len(check.metadata["row_ids"].value) >= 2
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "redacted_documents" in materialized and "chunks" not in materialized  # blocked
+
+
+def test_pseudonymized_corpus_passes_the_gate_and_stores_no_original(sample_root: Path) -> None:
+    (sample_root / "corpora/sample/corpus.yaml").write_text("pii:\n  operator: pseudonym\n", encoding="utf-8")
+    result = materialize("sample", "documents,redacted_documents,pii_findings")
+    check = check_results(result)["no_residual_pii"]
+    assert check.passed and check.metadata["pseudonyms_ignored"].value > 0  # the fakes look like PII
+    redacted = pl.read_parquet(sample_root / "warehouse/redacted_documents/corpus=sample/data.parquet")
+    assert not redacted["text"].str.contains("<PERSON>").any()
+    stored = _stored_text(sample_root)
+    for value in SAMPLE_PII:
+        assert value not in stored, value
+
+
+def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
+    from ragassets.checks.pii import no_residual_pii_check
+    from ragassets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for asset in ("redacted_documents", "chunks"):
+        key = dg.AssetCheckKey(dg.AssetKey(asset), "no_residual_pii")
+        assert key in graph.asset_check_keys
+    made = no_residual_pii_check(asset="paraphrased_chunks", text_columns=["paraphrase"])
+    [spec] = list(made.check_specs)
+    assert spec.blocking and spec.asset_key == dg.AssetKey("paraphrased_chunks")
+    with pytest.raises(ValueError, match="text column"):
+        no_residual_pii_check(asset="chunks", text_columns=[])
