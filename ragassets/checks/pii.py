@@ -111,3 +111,4 @@ def no_residual_pii_check(
 
 
 redacted_documents_no_residual_pii = no_residual_pii_check(asset="redacted_documents", text_columns=["text"])
+chunks_no_residual_pii = no_residual_pii_check(asset="chunks", text_columns=["text"])

@@ -1,0 +1,1 @@
+"""Text processing with no Dagster import: chunking and token counting."""
