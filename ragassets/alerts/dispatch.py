@@ -105,5 +105,5 @@ class AlertDispatcher:
         if result.delivered:
             self.log.info("alert sent via %s: %s", ", ".join(result.delivered), alert.title)
         if not self.sinks:
-            self.log.warning("alert %s: no alert sink is configured; see docs/ui.md", alert.key)
+            self.log.warning("alert %s: no alert sink is configured; see the README, section Alerts", alert.key)
         return result
