@@ -36,6 +36,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ragassets materialize --corpus sample
 	$(BIN)/ragassets corpora
+	$(BIN)/ragassets show redacted_documents --corpus sample --columns doc_id,n_findings,text -n 3 --width 300
+	$(BIN)/ragassets show questions --corpus sample --columns difficulty,question,answer -n 4 --width 120
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -284,6 +284,31 @@ def cmd_views(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print the first rows of one table for one corpus, long text cut to a readable width."""
+    import polars as pl
+
+    from ragassets.storage import read_table
+
+    try:
+        df = read_table(args.asset, args.corpus)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cols = args.columns.split(",") if args.columns else [c for c in df.columns if c != "vector"]
+    unknown = [c for c in cols if c not in df.columns]
+    if unknown:
+        print(f"error: no column(s) {', '.join(unknown)} in {args.asset}; columns: {', '.join(df.columns)}",
+              file=sys.stderr)
+        return 2
+    with pl.Config(tbl_rows=args.n, fmt_str_lengths=args.width, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+        print(f"{args.asset} for corpus {args.corpus}: {df.height} rows")
+        view = df.select(cols).head(args.n)
+        text_cols = [c for c, t in view.schema.items() if t == pl.String]
+        print(view.with_columns(pl.col(c).str.replace_all(r"\s+", " ") for c in text_cols))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragassets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_materialize)
     c = sub.add_parser("corpora", help="list corpora, their file counts and what is materialized")
     c.set_defaults(func=cmd_corpora)
+    sh = sub.add_parser("show", help="print the first rows of a table for a corpus")
+    sh.add_argument("asset", help="table name, e.g. redacted_documents")
+    sh.add_argument("--corpus", required=True)
+    sh.add_argument("--columns", help="comma-separated columns (default: all but vectors)")
+    sh.add_argument("-n", type=int, default=5, help="rows (default 5)")
+    sh.add_argument("--width", type=int, default=90, help="characters shown per text cell")
+    sh.set_defaults(func=cmd_show)
     v = sub.add_parser("views", help="(re)create the DuckDB views over the warehouse")
     v.set_defaults(func=cmd_views)
     from ragassets.retrieval.cli_search import add_search_parser  # issue 4: chunk search

@@ -78,3 +78,16 @@ def test_parallel_backfill_of_three_corpora_multiprocess(data_root):
     rows = dict(con.execute("select corpus, count(*) from documents group by 1").fetchall())
     con.close()
     assert rows == {"alpha": 9, "beta": 9, "gamma": 9}
+
+
+def test_show_prints_rows_and_names_missing_tables(data_root):
+    shutil.copytree(SAMPLE, data_root / "corpora" / "sample")
+    assert ragassets("materialize", "--corpus", "sample", "--select", "documents", root=data_root).returncode == 0
+    proc = ragassets("show", "documents", "--corpus", "sample", "--columns", "source_path,format", "-n", "9",
+                     root=data_root)
+    assert proc.returncode == 0 and "documents for corpus sample: 9 rows" in proc.stdout
+    assert "germination-report.pdf" in proc.stdout and "docx" in proc.stdout
+    proc = ragassets("show", "documents", "--corpus", "sample", "--columns", "nope", root=data_root)
+    assert proc.returncode == 2 and "no column(s) nope" in proc.stderr
+    proc = ragassets("show", "chunks", "--corpus", "sample", root=data_root)
+    assert proc.returncode == 2 and "ragassets materialize --corpus sample --select chunks" in proc.stderr
