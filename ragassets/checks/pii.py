@@ -10,6 +10,13 @@ overrides of the redaction step do not weaken it) and fails (ERROR, blocking: no
 materializes) on any finding at or above the threshold. Its metadata has counts by type and the
 ids of the rows concerned, never the text found. Pseudonyms the redaction wrote
 (``pii_findings.replacement``) are not residue.
+
+On a derived asset (anything but ``redacted_documents``) each row is judged in the redacted document
+it comes from: found by the row's ``doc_id``, or its ``chunk_id`` through ``chunks``. PERSON
+evidence that only the whole document holds (the words it writes in lowercase, the names it gives
+an article or a ship/place prefix) then counts as it did when the document was redacted, so a chunk
+is not failed for "Iwo Jima" once "USS" fell into the previous chunk; see
+:mod:`ragassets.pii.residual`. Rows whose document cannot be found are judged alone (stricter).
 """
 
 import dagster as dg
@@ -22,12 +29,54 @@ from ragassets.resources.storage import StorageResource
 
 ID_COLUMNS = ("chunk_id", "question_id", "paraphrase_id", "conversation_id", "doc_id", "id")
 MAX_IDS = 50
+SOURCE_ASSET = "redacted_documents"  # what every derived text is cut or written from
+CHUNKS_ASSET = "chunks"
 
 
 def _id_column(table: pl.DataFrame, id_column: str | None) -> str | None:
     if id_column:
         return id_column
     return next((c for c in ID_COLUMNS if c in table.columns), None)
+
+
+def row_sources(
+    asset: str, table: pl.DataFrame, documents: pl.DataFrame | None, chunks: pl.DataFrame | None = None
+) -> tuple[list[str | None] | None, str]:
+    """Per row of ``table``, the redacted document text it comes from (None where unknown), and how it
+    was found (for the metadata). ``documents``: redacted_documents; ``chunks``: needed when the rows
+    name a chunk_id but no doc_id. No sources for the documents themselves."""
+    if asset == SOURCE_ASSET:
+        return None, "none: the documents themselves"
+    if documents is None:
+        return None, f"none: {SOURCE_ASSET} is not materialized, rows judged alone"
+    doc_text = dict(
+        zip(documents["doc_id"].cast(pl.String).to_list(), documents["text"].to_list(), strict=True)
+    )
+    if "doc_id" in table.columns:
+        doc_ids = table["doc_id"].cast(pl.String).to_list()
+        how = "doc_id"
+    elif "chunk_id" in table.columns:
+        if chunks is None:
+            return None, f"none: {CHUNKS_ASSET} is not materialized, rows judged alone"
+        chunk_doc = dict(
+            zip(
+                chunks["chunk_id"].cast(pl.String).to_list(),
+                chunks["doc_id"].cast(pl.String).to_list(),
+                strict=True,
+            )
+        )
+        doc_ids = [chunk_doc.get(c) for c in table["chunk_id"].cast(pl.String).to_list()]
+        how = "chunk_id -> chunks.doc_id"
+    else:
+        return None, "none: no doc_id or chunk_id column, rows judged alone"
+    return [doc_text.get(d) if d is not None else None for d in doc_ids], how
+
+
+def _read_or_none(storage: StorageResource, asset: str, corpus: str) -> pl.DataFrame | None:
+    try:
+        return storage.read_table(asset, corpus)
+    except FileNotFoundError:
+        return None
 
 
 def no_residual_pii_check(
@@ -40,7 +89,8 @@ def no_residual_pii_check(
     """A blocking ERROR check that ``asset``'s ``text_columns`` hold no PII the corpus policy finds.
 
     ``id_column`` names the rows in the metadata (default: the first of chunk_id, question_id, ...,
-    doc_id present).
+    doc_id present). Rows of an asset other than redacted_documents are judged in the redacted
+    document they come from (by doc_id, or chunk_id through chunks), read from storage.
     """
     if not text_columns:
         raise ValueError(f"no_residual_pii_check({asset!r}): give at least one text column")
@@ -53,7 +103,9 @@ def no_residual_pii_check(
         additional_ins={"pii_findings": dg.AssetIn("pii_findings")},
         description=f"No PII left in {', '.join(columns)} of {asset}: the text is analysed again with the corpus's "
         "PII policy (its entities plus the pattern types email, phone, card, SSN, IBAN, IP); any finding at or "
-        "above the threshold fails the check and blocks what is downstream. Metadata: counts by type and row ids.",
+        "above the threshold fails the check and blocks what is downstream. Text cut or written from a redacted "
+        "document is judged in that document (PERSON evidence only the whole document holds counts as it did when "
+        "it was redacted). Metadata: counts by type and row ids.",
     )
     def _check(
         context: dg.AssetCheckExecutionContext,
@@ -74,19 +126,30 @@ def no_residual_pii_check(
         row_ids = (
             table[ids_col].cast(pl.String).to_list() if ids_col else [str(i) for i in range(table.height)]
         )
+        documents = _read_or_none(storage, SOURCE_ASSET, corpus) if asset != SOURCE_ASSET else None
+        needs_chunks = asset not in (SOURCE_ASSET, CHUNKS_ASSET) and "doc_id" not in table.columns
+        chunks = _read_or_none(storage, CHUNKS_ASSET, corpus) if needs_chunks else None
+        per_row, source_how = row_sources(asset, table, documents, chunks)
         texts: list[str] = []
         ids: list[str] = []
+        sources: list[str | None] | None = [] if per_row is not None else None
         for col in columns:
             texts.extend(v or "" for v in table[col].to_list())
             ids.extend(row_ids)
+            if sources is not None:
+                sources.extend(per_row)
         # fakes look like PII on purpose; placeholders, masks and hashes never do
         known = (
             pii_findings["replacement"].drop_nulls().unique().to_list()
             if policy.operator == "pseudonym" and "replacement" in pii_findings.columns
             else []
         )
+        from ragassets.pii.residual import residual_pii  # Presidio loads only when a check runs
+
+        if pii.processes is not None:  # the resource's override, as PiiResource.residual applies it
+            policy = policy.model_copy(update={"processes": pii.processes})
         try:
-            report = pii.residual(texts, ids, policy, known)
+            report = residual_pii(texts, ids, policy, known, pii.analyzer(policy), sources=sources)
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
         context.log.info(f"{corpus}/{asset}: {report.describe()}")
@@ -104,6 +167,8 @@ def no_residual_pii_check(
                 "entities_checked": dg.MetadataValue.json(report.entities_checked),
                 "threshold": report.threshold,
                 "pseudonyms_ignored": report.ignored_pseudonyms,
+                "texts_judged_in_source": report.n_judged_in_source,
+                "source_documents_by": source_how,
             },
         )
 

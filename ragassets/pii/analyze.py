@@ -1,6 +1,7 @@
 """Find PII in many texts: batched, long texts in windows, overlaps resolved, allow list applied.
 
-- Batches: texts go through Presidio's BatchAnalyzerEngine, which tokenizes with ``nlp.pipe``.
+- Batches: texts are tokenized with ``nlp.pipe`` and analysed one by one, as Presidio's
+  BatchAnalyzerEngine does.
   For large corpora (``pii.parallel_min_chars``) the texts are split among worker processes, each
   with its own engine.
 - Long texts: a text longer than ``pii.window_chars`` is analysed in overlapping windows, so memory
@@ -11,6 +12,9 @@
   with the most specific entity type (see :data:`SPECIFICITY`).
 - Allow list: findings that are an allowed term are dropped; a name that contains an allowed word
   loses that word ("Houston Smith" with ``Houston`` allowed leaves "Smith" a finding).
+- Sources: a text cut or written from a document (a chunk, a paraphrase, a question) can be given
+  that document's :class:`~ragassets.pii.person.SourceKnowledge`; the PERSON recognizer then judges
+  it as it would inside the document (see :mod:`ragassets.pii.residual`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+from presidio_analyzer import AnalyzerEngine
 
 from ragassets.pii.engine import DENY_LIST_ENTITY, analyzer_for, deny_list_recognizer
+from ragassets.pii.person import SourceKnowledge, attach_source
 from ragassets.settings import PiiSettings
 
 log = logging.getLogger(__name__)
@@ -186,10 +191,14 @@ def _windows(texts: Sequence[str], window: int) -> list[tuple[int, int, int, int
 
 
 def _analyze_windows(
-    analyzer: AnalyzerEngine, pieces: Sequence[str], policy: PiiSettings, entities: list[str]
+    analyzer: AnalyzerEngine,
+    pieces: Sequence[str],
+    policy: PiiSettings,
+    entities: list[str],
+    sources: Sequence[SourceKnowledge | None] | None = None,
 ) -> list[list[Finding]]:
-    """Raw findings per piece of text (offsets within the piece), through Presidio's batch engine."""
-    batch = BatchAnalyzerEngine(analyzer)
+    """Raw findings per piece of text (offsets within the piece): ``nlp.pipe`` in batches, then
+    Presidio's analysis of each piece, with its source's knowledge attached (``sources[k]``)."""
     nlp = analyzer.nlp_engine.nlp[policy.language]
     nlp.max_length = max(nlp.max_length, policy.window_chars + WINDOW_OVERLAP)
     ad_hoc = [deny_list_recognizer(policy.deny_list, policy.language)] if policy.deny_list else None
@@ -198,20 +207,24 @@ def _analyze_windows(
     group_chars = max(policy.window_chars, 2_000_000)
     k = 0
     while k < len(pieces):
-        group, size = [], 0
-        while k < len(pieces) and (not group or size < group_chars):
-            group.append(pieces[k])
+        first, size = k, 0
+        while k < len(pieces) and (k == first or size < group_chars):
             size += len(pieces[k])
             k += 1
-        results = batch.analyze_iterator(
-            group,
-            language=policy.language,
-            batch_size=policy.batch_size,
-            entities=entities,
-            score_threshold=policy.threshold,
-            ad_hoc_recognizers=ad_hoc,
+        artifacts = analyzer.nlp_engine.process_batch(
+            texts=[str(p) for p in pieces[first:k]], language=policy.language, batch_size=policy.batch_size
         )
-        for found in results:
+        for j, (text, nlp_artifacts) in enumerate(artifacts, start=first):
+            if sources is not None:
+                attach_source(nlp_artifacts, sources[j])
+            found = analyzer.analyze(
+                text=text,
+                language=policy.language,
+                entities=entities,
+                score_threshold=policy.threshold,
+                ad_hoc_recognizers=ad_hoc,
+                nlp_artifacts=nlp_artifacts,
+            )
             out.append(
                 [
                     Finding(
@@ -251,8 +264,13 @@ def _merge(
     ]
 
 
-def _worker_analyze(pieces: list[str], policy: PiiSettings, entities: list[str]) -> list[list[Finding]]:
-    return _analyze_windows(analyzer_for(policy), pieces, policy, entities)
+def _worker_analyze(
+    pieces: list[str],
+    policy: PiiSettings,
+    entities: list[str],
+    sources: list[SourceKnowledge | None] | None = None,
+) -> list[list[Finding]]:
+    return _analyze_windows(analyzer_for(policy), pieces, policy, entities, sources)
 
 
 def _worker_count(policy: PiiSettings) -> int:
@@ -271,31 +289,41 @@ def analyze_texts(
     policy: PiiSettings,
     entities: Sequence[str] | None = None,
     processes: int | None = None,
+    sources: Sequence[SourceKnowledge | None] | None = None,
 ) -> list[list[Finding]]:
     """Findings at or above ``policy.threshold`` for each text, non-overlapping, sorted by position.
 
     ``entities`` defaults to ``policy.entities``. ``processes`` overrides the policy's choice of
     serial or parallel analysis (parallel pays off from a few MB of text: every worker builds
     its own engine). Work is shared out by window, so one huge document is parallel too.
+    ``sources[i]``: what the document ``texts[i]`` was cut or written from says about its words
+    (:meth:`~ragassets.pii.person.NameListPersonRecognizer.knowledge`), or None.
     """
     wanted = _entities(policy, entities)
     texts = list(texts)
+    if sources is not None and len(sources) != len(texts):
+        raise ValueError(f"{len(sources)} sources for {len(texts)} texts: give one (or None) per text")
     windows = _windows(texts, policy.window_chars)
     pieces = [texts[i][s:e] for i, s, e, _ in windows]
+    piece_sources = [sources[i] for i, *_ in windows] if sources is not None else None
     workers = (
         processes
         if processes is not None
         else (_worker_count(policy) if sum(map(len, pieces)) >= policy.parallel_min_chars else 1)
     )
     if workers <= 1 or len(pieces) < 2:
-        raw = _analyze_windows(analyzer or analyzer_for(policy), pieces, policy, wanted)
+        raw = _analyze_windows(analyzer or analyzer_for(policy), pieces, policy, wanted, piece_sources)
     else:
-        raw = _analyze_parallel(pieces, policy, wanted, workers)
+        raw = _analyze_parallel(pieces, policy, wanted, workers, piece_sources)
     return _merge(texts, windows, raw, policy)
 
 
 def _analyze_parallel(
-    pieces: list[str], policy: PiiSettings, entities: list[str], workers: int
+    pieces: list[str],
+    policy: PiiSettings,
+    entities: list[str],
+    workers: int,
+    sources: list[SourceKnowledge | None] | None = None,
 ) -> list[list[Finding]]:
     import multiprocessing as mp
 
@@ -317,7 +345,16 @@ def _analyze_parallel(
     log.info("analysing %d pieces of text in %d worker processes", len(pieces), workers)
     out: list[list[Finding]] = [[] for _ in pieces]
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_worker_analyze, [pieces[i] for i in idx], policy, entities) for idx in slices]
+        futures = [
+            pool.submit(
+                _worker_analyze,
+                [pieces[i] for i in idx],
+                policy,
+                entities,
+                [sources[i] for i in idx] if sources is not None else None,
+            )
+            for idx in slices
+        ]
         for idx, fut in zip(slices, futures, strict=True):
             for i, found in zip(idx, fut.result(), strict=True):
                 out[i] = found

@@ -16,6 +16,12 @@ Street", "Patrick AFB"), follow a place or ship prefix ("Lake Jennifer", "USS Iw
 ordinary words that happen to be names ("Will", "May", "Green"), are short acronyms ("GDS"), or start
 a sentence (so their capital letter says nothing).
 
+Some of the evidence against is the whole text's: the words it writes in lowercase, the names it
+gives an article or a prefix. A piece cut or written from a document (a chunk, a paraphrase) lacks
+it, so the residual-PII gate hands that document's :class:`SourceKnowledge` to the recognizer
+(:func:`attach_source`, on the spaCy Doc Presidio passes along) and the piece is judged as it was
+inside the document; see :mod:`ragassets.pii.residual`.
+
 Scores are set so the default threshold of 0.5 keeps two-word names and mid-sentence first names
 and drops bare surnames and unknown capitalised pairs without context. Measured precision and
 recall are in docs/pii.md (:mod:`ragassets.pii.evaluation`).
@@ -54,6 +60,7 @@ _FIRM_SUFFIX = re.compile(r"\s*(?:and|&)\s+(?:Sons|Daughters|Co\b|Company|Partne
 _POSSESSIVE = ("'s", "’s")
 _ARTICLES = frozenset({"the", "a", "an"})
 MAX_NAME_WORDS = 4
+SOURCE_KEY = "ragassets.pii.source"  # Doc.user_data key of a text's SourceKnowledge
 
 SCORE_FIRST_LAST = 0.9
 SCORE_TITLE = 0.85
@@ -112,6 +119,47 @@ def _shape(word: str, dot: bool) -> str:
     return "cap"
 
 
+@dataclass(frozen=True, slots=True)
+class SourceKnowledge:
+    """What a document says about its words: the evidence against names that only the whole text holds.
+
+    ``ordinary``: the words it writes in lowercase ("cryogenic", "secondary"); ``not_people``: the
+    word sequences it names with an article or a place or ship prefix ("the Iwo Jima", "USS Iwo
+    Jima"; see :meth:`NameListPersonRecognizer.knowledge`). A piece cut from the document (a chunk), or written from it (a paraphrase, a question),
+    is judged with this knowledge so that it gets the verdict the whole document got.
+    """
+
+    ordinary: frozenset[str] = frozenset()
+    not_people: frozenset[tuple[str, ...]] = frozenset()
+
+
+def source_knowledge(text: str, language: str = "en") -> SourceKnowledge:
+    """What the document ``text`` says about its words (see :class:`SourceKnowledge`)."""
+    return NameListPersonRecognizer(language).knowledge(text)
+
+
+def attach_source(nlp_artifacts: NlpArtifacts, source: SourceKnowledge | None) -> None:
+    """Let the recognizer judge the text of ``nlp_artifacts`` with ``source`` (travels on the spaCy Doc)."""
+    if source is not None:
+        nlp_artifacts.tokens.user_data[SOURCE_KEY] = source
+
+
+def source_of(nlp_artifacts: NlpArtifacts | None) -> SourceKnowledge | None:
+    """The knowledge :func:`attach_source` put on these artifacts, if any."""
+    doc = getattr(nlp_artifacts, "tokens", None)
+    user_data = getattr(doc, "user_data", None)
+    return user_data.get(SOURCE_KEY) if user_data else None
+
+
+def _lowercase_words(text: str, toks: list[_Tok]) -> set[str]:
+    """Words ``text`` writes in lowercase: ordinary words here ("propellant", "tank"), unless part of
+    an email address or URL ("daniel.okafor@example.com")."""
+    addresses = [m.span() for m in _ADDRESS_LIKE.finditer(text)]
+    return {
+        t.word for t in toks if t.shape == "lower" and len(t.word) > 2 and not _inside(t.start, addresses)
+    }
+
+
 def tokenize(text: str) -> list[_Tok]:
     """Words of ``text`` with offsets, shape and a trailing period flag."""
     toks: list[_Tok] = []
@@ -151,6 +199,7 @@ class NameListPersonRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         if entities and self.ENTITY not in entities:
             return []
+        source = source_of(nlp_artifacts)
         return [
             RecognizerResult(
                 entity_type=self.ENTITY,
@@ -165,20 +214,62 @@ class NameListPersonRecognizer(EntityRecognizer):
                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                 },
             )
-            for start, end, score, why in self.find_names(text)
+            for start, end, score, why in self.find_names(text, source)
         ]
 
-    def find_names(self, text: str) -> list[tuple[int, int, float, str]]:
-        """(start, end, score, reason) for every name candidate with a positive score."""
+    def find_names(
+        self, text: str, source: SourceKnowledge | None = None
+    ) -> list[tuple[int, int, float, str]]:
+        """(start, end, score, reason) for every name candidate with a positive score.
+
+        ``source``: what the document ``text`` was cut or generated from says about its words (see
+        :meth:`knowledge`); ``text`` is then judged as it would be inside that document.
+        """
         toks = tokenize(text)
-        # a word this text also writes in lowercase ("propellant", "tank") is an ordinary word here,
-        # unless it is part of an email address or URL ("daniel.okafor@example.com")
-        addresses = [m.span() for m in _ADDRESS_LIKE.finditer(text)]
-        lowercase = {
-            t.word for t in toks if t.shape == "lower" and len(t.word) > 2 and not _inside(t.start, addresses)
-        } - self.lexicon.common
+        lowercase = _lowercase_words(text, toks)
+        if source is not None:
+            lowercase |= source.ordinary
+        lowercase -= self.lexicon.common
         lex = replace(self.lexicon, common=self.lexicon.common | lowercase) if lowercase else self.lexicon
         d = _Doc(text, toks, lex)
+        runs = self._runs(d)
+        self._mark_not_people(d, runs)
+        if source is not None:
+            d.not_people |= source.not_people
+        spans: list[tuple[int, int, float, str]] = []  # token indices
+        for a, b in runs:
+            spans.extend(self._names_in_run(d, a, b))
+        spans = self._add_repeats(d, spans)
+        return [(toks[s].start, toks[e].end, score, why) for s, e, score, why in spans]
+
+    def knowledge(self, text: str) -> SourceKnowledge:
+        """What ``text`` says about its words, for judging pieces cut or generated from it.
+
+        Besides what :meth:`find_names` itself holds against names in ``text``, the names that follow a
+        place or ship prefix ("USS Iwo Jima") are recorded, and so are the first two, three, ... words
+        of a name after an article or prefix ("the Iwo Jima Command" gives "Iwo Jima"): a piece that
+        lost the prefix at its edge then still knows the words as a place or ship. Only sequences of
+        two words or more, so that "Lake Jennifer" does not make every "Jennifer" a lake.
+        """
+        toks = tokenize(text)
+        d = _Doc(text, toks, self.lexicon)
+        runs = self._runs(d)
+        self._mark_not_people(d, runs)
+        shielded = set(d.not_people)
+        for a, b in runs:
+            for k in range(a, b + 1):
+                after_article = (
+                    k == a and k > 0 and toks[k - 1].word in _ARTICLES and self._joined(d, k - 1, k)
+                )
+                if not (after_article or self._place_prefixed(d, k)):
+                    continue
+                words = tuple(t.word for t in toks[k : b + 1] if t.shape in ("cap", "upper"))
+                shielded.update(words[:j] for j in range(2, len(words) + 1))
+        return SourceKnowledge(frozenset(_lowercase_words(text, toks)), frozenset(shielded))
+
+    def _runs(self, d: _Doc) -> list[tuple[int, int]]:
+        """(first, last) token index of every run of capitalised words."""
+        toks = d.toks
         runs: list[tuple[int, int]] = []
         i, n = 0, len(toks)
         while i < n:
@@ -187,18 +278,18 @@ class NameListPersonRecognizer(EntityRecognizer):
                 continue
             runs.append((i, self._run_end(d, i)))
             i = runs[-1][1] + 1
-        for a, b in runs:  # words this text names with an article or a place/ship prefix are not people
+        return runs
+
+    def _mark_not_people(self, d: _Doc, runs: list[tuple[int, int]]) -> None:
+        """Words this text names with an article or a place/ship prefix are not people here."""
+        toks = d.toks
+        for a, b in runs:
             if (
                 a > 0
                 and (toks[a - 1].word in _ARTICLES or self._place_prefixed(d, a))
                 and self._joined(d, a - 1, a)
             ):
                 d.not_people.add(tuple(t.word for t in toks[a : b + 1] if t.shape in ("cap", "upper")))
-        spans: list[tuple[int, int, float, str]] = []  # token indices
-        for a, b in runs:
-            spans.extend(self._names_in_run(d, a, b))
-        spans = self._add_repeats(d, spans)
-        return [(toks[s].start, toks[e].end, score, why) for s, e, score, why in spans]
 
     # --- word classes ---------------------------------------------------------------------------
 

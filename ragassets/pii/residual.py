@@ -8,6 +8,30 @@ Pseudonyms look like PII on purpose ("Jane Roe", a Luhn-valid card number). The 
 redaction wrote (``pii_findings.replacement``) are passed in as ``known_replacements``; findings
 that are one of them (or, for names, a word of one) are not residue. Only counts by type and the
 ids of affected rows are reported, never the text found.
+
+**Derived text is judged in its source document.** Chunks, paraphrases and questions are cut or
+written from a redacted document. The pattern types (email, phone, card, ...) look the same
+wherever they stand. A PERSON verdict of the name lists does not: some evidence against a name is
+only in the whole document. A word the document also writes in lowercase is an ordinary word
+("Cryogenic Oxygen Tank" in a heading of a report that speaks of the cryogenic oxygen tank); words
+the document gives an article or a ship or place prefix are not a person ("USS Iwo Jima", then
+"aboard Iwo Jima"). A chunk without those sentences seems to hold names that the redaction, which
+read the whole document, rightly left alone: the gate and the redaction disagreed, and the gate
+blocked a clean corpus. So each derived text can be given the document it comes from
+(``sources``); the recognizer then judges it with that document's
+:class:`~ragassets.pii.person.SourceKnowledge` (its lowercase words and its not-people names). The
+question the gate asks is the one the redaction answered: would this be called a name inside its
+document? All positive evidence is still read from the derived text itself: titles, known first and
+last names, initials, context words, repetition. A name that survives in a chunk, or that a model
+writes into a paraphrase ("Priya Raman", "Dr. Reyes", "Commander Lovell"), fails the gate as before.
+
+The knowledge only ever speaks against a name: a text whose source is unknown is judged alone,
+which finds as much or more. Not chosen: judging derived text on context-free evidence only (titles,
+names both of whose words are listed) would stop finding names the lists know half of ("Thomas
+Whitfield") and surnames found by repetition ("Okafor" after "Daniel Okafor") in generated text,
+where nothing else looks; analysing a chunk with its neighbouring text works only for verbatim
+chunks (paraphrases and questions have no offsets), and the deciding evidence can be anywhere in
+the document, not only nearby.
 """
 
 from __future__ import annotations
@@ -22,6 +46,7 @@ from presidio_analyzer import AnalyzerEngine
 from ragassets.pii.analyze import analyze_texts
 from ragassets.pii.engine import analyzer_for, validate_entities
 from ragassets.pii.operators import normalise
+from ragassets.pii.person import SourceKnowledge, source_knowledge
 from ragassets.settings import PiiSettings
 
 MAX_IDS = 50
@@ -37,6 +62,7 @@ class ResidualReport:
     counts_by_type: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     ignored_pseudonyms: int = 0
+    n_judged_in_source: int = 0  # texts judged with their source document's knowledge
 
     @property
     def n_findings(self) -> int:
@@ -48,9 +74,14 @@ class ResidualReport:
 
     def describe(self) -> str:
         if self.passed:
+            in_source = (
+                f"; {self.n_judged_in_source} judged in their source document"
+                if self.n_judged_in_source
+                else ""
+            )
             return (
                 f"no PII at or above {self.threshold} in {self.n_texts} texts "
-                f"(checked {', '.join(self.entities_checked)})"
+                f"(checked {', '.join(self.entities_checked)}{in_source})"
             )
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(self.counts_by_type.items()))
         return (
@@ -91,20 +122,43 @@ class _Known:
         return len(piece) >= 6 and any(piece in c for c in self.compact)
 
 
+def knowledge_of_sources(sources: Sequence[str | None], language: str = "en") -> list[SourceKnowledge | None]:
+    """The :class:`SourceKnowledge` of each source text (each distinct text read once), None for None."""
+    cache: dict[str, SourceKnowledge] = {}
+    out: list[SourceKnowledge | None] = []
+    for src in sources:
+        if src is None:
+            out.append(None)
+            continue
+        if src not in cache:
+            cache[src] = source_knowledge(src, language)
+        out.append(cache[src])
+    return out
+
+
 def residual_pii(
     texts: Sequence[str],
     ids: Sequence[str],
     policy: PiiSettings,
     known_replacements: Iterable[str] = (),
     analyzer: AnalyzerEngine | None = None,
+    sources: Sequence[str | None] | None = None,
 ) -> ResidualReport:
-    """Analyse ``texts`` (already redacted) with ``policy``; ``ids[i]`` names ``texts[i]`` in the report."""
+    """Analyse ``texts`` (already redacted) with ``policy``; ``ids[i]`` names ``texts[i]`` in the report.
+
+    ``sources[i]``: the redacted document ``texts[i]`` was cut or written from (None: unknown, or
+    the text is a whole document); see the module docstring.
+    """
     analyzer = analyzer or analyzer_for(policy)
     validate_entities(analyzer, policy)
     entities = policy.gate_entities()
     known = _Known.of(known_replacements)
-    found = analyze_texts(analyzer, [t or "" for t in texts], policy, entities=entities)
+    if sources is not None and len(sources) != len(texts):
+        raise ValueError(f"{len(sources)} sources for {len(texts)} texts: give one (or None) per text")
+    knowledge = knowledge_of_sources(sources, policy.language) if sources is not None else None
+    found = analyze_texts(analyzer, [t or "" for t in texts], policy, entities=entities, sources=knowledge)
     report = ResidualReport(n_texts=len(texts), entities_checked=entities, threshold=policy.threshold)
+    report.n_judged_in_source = sum(k is not None for k in knowledge) if knowledge else 0
     counts: Counter[str] = Counter()
     seen: set[str] = set()
     for text, row_id, findings in zip(texts, ids, found, strict=True):

@@ -1,6 +1,6 @@
 """End to end on the bundled sample corpus: redacted_documents and pii_findings materialize, the
 no_residual_pii gate passes, no original value is stored; a weaker policy fails the gate and blocks
-chunks."""
+chunks; PII written into chunks fails the chunks gate."""
 
 import json
 from pathlib import Path
@@ -109,3 +109,56 @@ def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
     assert spec.blocking and spec.asset_key == dg.AssetKey("paraphrased_chunks")
     with pytest.raises(ValueError, match="text column"):
         no_residual_pii_check(asset="chunks", text_columns=[])
+
+
+def test_a_name_planted_into_the_chunks_fails_the_chunks_gate(sample_root: Path) -> None:
+    """The chunks gate judges each chunk in its redacted document, and still fails on what survives in one."""
+    from ragassets.assets.documents import documents
+    from ragassets.assets.redaction import redaction
+    from ragassets.checks.pii import chunks_no_residual_pii
+    from ragassets.partitions import corpus_partitions
+    from ragassets.resources import build_resources
+
+    planted = {1: "The log was signed by Priya Raman.", 4: "Mail the log to jane.roe@example.com."}
+
+    @dg.asset(name="chunks", partitions_def=corpus_partitions, ins={"docs": dg.AssetIn("redacted_documents")})
+    def planted_chunks(docs: pl.DataFrame) -> pl.DataFrame:
+        """Paragraphs of the redacted documents as chunks, two of them with PII written in."""
+        rows = [
+            {"chunk_id": f"{doc_id}#{k}", "doc_id": doc_id, "text": part}
+            for doc_id, text in docs.select("doc_id", "text").iter_rows()
+            for k, part in enumerate(p for p in text.split("\n\n") if p.strip())
+        ]
+        for i, sentence in planted.items():
+            rows[i]["text"] += " " + sentence
+        return pl.DataFrame(rows).with_columns(corpus=pl.lit("sample"))
+
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions(corpus_partitions.name, ["sample"])
+
+    def run(upstream_too: bool):  # in process: quicker than the job's process per step
+        chunks_only = dg.AssetSelection.keys("chunks")
+        return dg.materialize(
+            [documents, redaction, planted_chunks, chunks_no_residual_pii],
+            selection=chunks_only.upstream().required_multi_asset_neighbors()
+            if upstream_too
+            else chunks_only,
+            partition_key="sample",
+            resources=build_resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    result = run(upstream_too=True)
+    check = check_results(result)["no_residual_pii"]
+    assert not result.success and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.asset_key == dg.AssetKey("chunks")
+    meta = {k: v.value for k, v in check.metadata.items()}
+    chunks = pl.read_parquet(sample_root / "warehouse/chunks/corpus=sample/data.parquet")
+    assert meta["residual_by_type/PERSON"] == 1 and meta["residual_by_type/EMAIL_ADDRESS"] == 1
+    assert sorted(meta["row_ids"]) == sorted(chunks["chunk_id"][i] for i in planted)
+    assert meta["texts_judged_in_source"] == chunks.height and meta["source_documents_by"] == "doc_id"
+    assert "Priya Raman" not in json.dumps(meta)  # counts and ids, never the value
+
+    planted.clear()  # the same chunks without the planted PII pass
+    assert check_results(run(upstream_too=False))["no_residual_pii"].passed
