@@ -104,11 +104,12 @@ def test_offline_checks(offline):
     retrieval = checks["paraphrase_retrieval"].metadata
     assert retrieval["recall_at_1"].value >= 0.9 and "recall_at_k_plot" in retrieval
     assert retrieval["recall_at_k_plot"].value.startswith("![")
-    # the offline paraphraser mostly copies: the fidelity check says so, as a warning
+    # fidelity is a quality figure: a warning at most, with its counts and histogram
     fidelity = checks["paraphrase_fidelity"]
     assert fidelity.severity == dg.AssetCheckSeverity.WARN
-    assert fidelity.metadata["too_close"].value > 0
-    assert "fidelity_histogram" in fidelity.metadata
+    meta = fidelity.metadata
+    assert meta["too_close"].value + meta["too_far"].value <= 18
+    assert "fidelity_histogram" in meta
 
 
 def test_through_the_test_server(root, offline):
