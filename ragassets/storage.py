@@ -34,6 +34,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def copy_dir_atomic(source: Path, dest: Path, files: tuple[str, ...] | list[str]) -> Path:
+    """Copy ``files`` of folder ``source`` into folder ``dest``, swapping the whole folder in.
+
+    The copy is built in a hidden sibling and renamed into place, so a reader never sees half an
+    export (the old folder is moved aside for the instant of the swap, then removed).
+    """
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.tmp"
+    old = dest.parent / f".{dest.name}.old"
+    for stale in (tmp, old):
+        if stale.exists():
+            shutil.rmtree(stale)
+    tmp.mkdir()
+    for name in files:
+        shutil.copyfile(source / name, tmp / name)
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    if old.exists():
+        shutil.rmtree(old)
+    return dest
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -13,7 +13,6 @@ chunk vectors live in one space.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from ragassets.retrieval.index import (
     load_index_artifact,
     write_index_artifact,
 )
-from ragassets.storage import atomic_write_text, file_sha256
+from ragassets.storage import atomic_write_text, copy_dir_atomic, file_sha256
 
 ID_MAP_FILE = "id_map.json"
 EXPORT_FILES = (INDEX_FILE, IDS_FILE, EMBEDDER_FILE, ID_MAP_FILE, MANIFEST_FILE)
@@ -79,20 +78,5 @@ def load_paraphrase_index(directory: Path) -> tuple[faiss.Index, list[dict[str, 
 
 
 def export_index_dir(artifact: Path, export: Path, files: tuple[str, ...] = EXPORT_FILES) -> Path:
-    """Copy ``files`` of the artifact to ``export`` by building a sibling folder and swapping it in,
-    so a reader never sees half an export."""
-    export.parent.mkdir(parents=True, exist_ok=True)
-    tmp = export.parent / f".{export.name}.tmp"
-    old = export.parent / f".{export.name}.old"
-    for stale in (tmp, old):
-        if stale.exists():
-            shutil.rmtree(stale)
-    tmp.mkdir()
-    for name in files:
-        shutil.copyfile(artifact / name, tmp / name)
-    if export.exists():
-        export.rename(old)
-    tmp.rename(export)
-    if old.exists():
-        shutil.rmtree(old)
-    return export
+    """Copy ``files`` of the artifact to ``export``, swapped in whole (see :func:`copy_dir_atomic`)."""
+    return copy_dir_atomic(artifact, export, files)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ragassets.storage import atomic_write_bytes, atomic_write_text, file_sha256
+from ragassets.storage import atomic_write_bytes, atomic_write_text, copy_dir_atomic, file_sha256
 
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.json"
@@ -200,23 +199,6 @@ def load_index_artifact(directory: Path, verify: bool = True) -> tuple[faiss.Ind
 
 
 def export_faiss_dir(artifact: Path, export: Path) -> Path:
-    """Copy index.faiss, ids.json and embedder.json to ``export`` (``<exports>/<corpus>/faiss_index/``).
-
-    Copied into a temporary sibling folder and swapped in, so readers never see half an export.
-    """
-    export.parent.mkdir(parents=True, exist_ok=True)
-    tmp = export.parent / f".{export.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for name in (INDEX_FILE, IDS_FILE, EMBEDDER_FILE):
-        shutil.copyfile(artifact / name, tmp / name)
-    old = export.parent / f".{export.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if export.exists():
-        export.rename(old)
-    tmp.rename(export)
-    if old.exists():
-        shutil.rmtree(old)
-    return export
+    """Copy index.faiss, ids.json and embedder.json to ``export`` (``<exports>/<corpus>/faiss_index/``),
+    swapped in whole so readers never see half an export."""
+    return copy_dir_atomic(artifact, export, (INDEX_FILE, IDS_FILE, EMBEDDER_FILE))
