@@ -20,6 +20,8 @@ from ragassets.resources.storage import StorageResource
 
 # questions and answers are training data: no PII in either (the same gate as chunks)
 questions_no_residual_pii = no_residual_pii_check(asset="questions", text_columns=["question", "answer"])
+# dropped questions are kept with their reason in question_outcomes: their text is gated too
+question_outcomes_no_residual_pii = no_residual_pii_check(asset="question_outcomes", text_columns=["dropped"])
 
 
 @dg.asset_check(
