@@ -334,7 +334,7 @@ class AlertsSettings(_Block):
     """Where alerts for failed asset checks and failed runs go (instance-wide, not per corpus).
 
     Read from defaults and ``RAGASSETS_ALERTS_<KEY>`` environment variables through
-    ``load_settings(None).alerts``; a ``alerts:`` block in a corpus.yaml does not change them.
+    ``load_settings(None).alerts``; an ``alerts:`` block in a corpus.yaml is an error that says so.
     Several sinks can be active at once: the JSONL file (on by default), a webhook, email.
     """
 
@@ -481,6 +481,11 @@ def read_corpus_yaml(corpus_path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: expected blocks such as 'chunks: {{chunk_size: 256}}', got {data!r}")
+    if "alerts" in data:
+        raise SettingsError(
+            f"{path}: 'alerts' cannot be set per corpus: alerts are instance-wide; set RAGASSETS_ALERTS_* "
+            "environment variables where the daemon and the CLI run (see the README, section Alerts)"
+        )
     # validate the file on its own first, so its errors name the file and not the merge
     validate_settings(data, str(path))
     return data

@@ -72,3 +72,9 @@ def test_a_key_pasted_into_api_key_env_is_not_echoed(tmp_path):
         load_settings(folder, environ={})
     assert "llm.api_key_env" in str(err.value)
     assert secret not in str(err.value) and "TOPSECRET" not in str(err.value)
+
+
+def test_alerts_in_corpus_yaml_is_an_error_that_says_where_they_go(tmp_path):
+    folder = write_yaml(tmp_path / "c", "alerts: {min_severity: ERROR}\n")
+    with pytest.raises(SettingsError, match=r"corpus.yaml: 'alerts' cannot be set per corpus.*RAGASSETS_ALERTS_"):
+        load_settings(folder, environ={})
