@@ -52,4 +52,5 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check ragassets ragassets_tests bench
 
 clean-data:
-	rm -rf data/warehouse data/artifacts data/exports data/ragassets.duckdb data/dagster_home data/llm_cache*
+	rm -rf data/warehouse data/artifacts data/exports data/ragassets.duckdb data/dagster_home data/llm_cache* \
+	  data/embedding_cache* data/alerts
