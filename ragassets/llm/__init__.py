@@ -30,7 +30,7 @@ Pieces:
 - :class:`LLMRequest` (messages + :class:`SamplingParams` + optional JSON schema + task name);
   :func:`cache_key` hashes provider kind, model, messages, params, schema and template version.
 - Providers (ragassets.llm.providers): ``offline`` (default, rule-based, no model), ``openai``
-  (any OpenAI-compatible server, async httpx), ``vllm`` (in-process engine, imported lazily),
+  (any OpenAI-compatible server, async aiohttp session), ``vllm`` (in-process engine, imported lazily),
   ``transformers`` (local model path, batched generate).
 - :class:`ResponseCache`: SQLite WAL under the data root; every answer stored as it arrives, so a
   re-run or a run after ``kill -9`` sends only what has no answer. Also holds the ``llm_usage`` rows.

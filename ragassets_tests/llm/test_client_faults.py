@@ -135,9 +135,6 @@ def test_run_works_inside_a_running_event_loop(server) -> None:
 def test_tls_context_only_for_https() -> None:
     from ragassets.llm.providers.openai import OpenAIProvider
 
-    secure = OpenAIProvider("m", "https://api.example.com/v1")
-    secure._new_transport()
-    assert secure._ssl.check_hostname and secure._ssl.verify_mode.name == "CERT_REQUIRED"
-    plain = OpenAIProvider("m", "http://127.0.0.1:8000/v1")
-    plain._new_transport()
-    assert plain._ssl is not secure._ssl
+    secure = OpenAIProvider("m", "https://api.example.com/v1")._ssl_context()
+    assert secure.check_hostname and secure.verify_mode.name == "CERT_REQUIRED"
+    assert OpenAIProvider("m", "http://127.0.0.1:8000/v1")._ssl_context() is False

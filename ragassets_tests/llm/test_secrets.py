@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ragassets.llm import LLMClient, LLMRequest, ResponseCache, make_provider
@@ -56,9 +55,9 @@ def test_key_reaches_the_server_and_nowhere_else(server_factory, tmp_path: Path,
 
 def test_server_bodies_echoing_the_key_are_redacted() -> None:
     provider = OpenAIProvider("m", "http://127.0.0.1:1/v1", api_key=KEY)
-    resp = httpx.Response(401, content=f'{{"error": "bad key {KEY}"}}'.encode())
+    body = f'{{"error": "bad key {KEY}"}}'.encode()
     with pytest.raises(Exception) as exc:
-        provider._parse(LLMRequest.chat("x"), resp, resp.content)
+        provider._parse(LLMRequest.chat("x"), 401, {}, body)
     assert KEY not in str(exc.value) and "***" in str(exc.value)
 
 

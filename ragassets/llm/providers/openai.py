@@ -1,5 +1,5 @@
 """``openai``: any OpenAI-compatible chat-completions server (vLLM's server, Ollama, llama.cpp,
-TGI, OpenAI) by base URL, over httpx's async client.
+TGI, OpenAI) by base URL, over an aiohttp session.
 
 Each call maps every way a request can go wrong to a :class:`ProviderError` with a reason, whether
 it is worth retrying, whether it signals overload (429, timeout: the limiter halves) and the
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 from typing import Any
 
-import httpx
 
 from ragassets.llm.limiter import parse_retry_after
 from ragassets.llm.providers.base import Provider
@@ -51,14 +49,11 @@ class OpenAIProvider(Provider):
         self.timeout_s = timeout_s
         self.native_json_schema = json_schema
         self._tokenizer = tokenizer
-        self._ssl: ssl.SSLContext | None = None
-        self._free: list[httpx.AsyncHTTPTransport] = []
-        self._transports: list[httpx.AsyncHTTPTransport] = []
-        self._url = httpx.URL(self.base_url + "/chat/completions")
+        self._session: Any | None = None  # aiohttp.ClientSession, made inside the running loop
+        self._url = self.base_url + "/chat/completions"
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._timeouts = httpx.Timeout(timeout_s).as_dict()
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
@@ -67,31 +62,33 @@ class OpenAIProvider(Provider):
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
 
-    def _new_transport(self) -> httpx.AsyncHTTPTransport:
-        # One single-connection transport per concurrent request, used directly rather than
-        # through httpx.AsyncClient: httpcore's shared pool rescans every connection on every
-        # request and release, and the client layer (URL merging, cookies, hooks) costs as much
-        # CPU again. At 64 requests in flight both show up as wall time; see bench/bench_llm.py.
-        if self._ssl is None:
-            # built once per provider: loading the CA store costs tens of milliseconds. A plain
-            # http:// endpoint never uses it, so it gets an empty context.
-            self._ssl = (
-                ssl.create_default_context()
-                if self._url.scheme == "https"
-                else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            )
-        transport = httpx.AsyncHTTPTransport(
-            verify=self._ssl,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        """A verifying TLS context for https:// endpoints (certificates and host name checked); none for http://."""
+        return ssl.create_default_context() if self._url.startswith("https://") else False
+
+    async def astart(self) -> None:
+        """Open one aiohttp session per run: a pool of kept-alive connections, one per request in flight.
+
+        aiohttp spends about a quarter of httpx's CPU per request; at 64 requests in flight the
+        client's CPU is what separates wall time from the ideal (bench/bench_llm.py).
+        """
+        import aiohttp
+
+        if self._session is not None and not self._session.closed:
+            return
+        connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl_context(), keepalive_timeout=30, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            timeout=aiohttp.ClientTimeout(total=None),
+            auto_decompress=True,
+            trust_env=False,
         )
-        self._transports.append(transport)
-        return transport
 
     async def aclose(self) -> None:
-        transports, self._transports, self._free = self._transports, [], []
-        for transport in transports:
-            await transport.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     def payload(self, request: LLMRequest, params: SamplingParams) -> dict[str, Any]:
         """The JSON body of a chat-completions call."""
@@ -119,41 +116,39 @@ class OpenAIProvider(Provider):
         return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     async def acomplete(self, request: LLMRequest, params: SamplingParams) -> Completion:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            await self.astart()
         data = json.dumps(self.payload(request, params), ensure_ascii=False).encode("utf-8")
-        http_request = httpx.Request(
-            "POST", self._url, headers=self._headers, content=data, extensions={"timeout": self._timeouts}
-        )
-        transport = self._free.pop() if self._free else self._new_transport()
         try:
-            # httpx's timeout is per read; this bounds the whole exchange, so a server that
-            # trickles bytes cannot hold a slot forever
+            # one bound on the whole exchange, so a server that trickles bytes cannot hold a slot forever
             async with asyncio.timeout(self.timeout_s):
-                resp = await transport.handle_async_request(http_request)
-                try:
-                    raw = await resp.aread()
-                finally:
-                    await resp.aclose()
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                async with self._session.post(self._url, data=data) as resp:
+                    raw = await resp.read()
+                    status, headers = resp.status, resp.headers
+        except TimeoutError as exc:
             raise ProviderError(
                 "timeout",
                 f"no answer within {self.timeout_s:g}s ({type(exc).__name__})",
                 retryable=True,
                 overload=True,
             ) from None
-        except httpx.RemoteProtocolError as exc:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
             raise ProviderError(
-                "malformed_response", f"the server broke off the response: {exc}", retryable=True
+                "malformed_response",
+                redact(f"the server broke off the response: {type(exc).__name__}: {exc}", self.secrets),
+                retryable=True,
             ) from None
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise ProviderError(
-                "connection", f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}", retryable=True
+                "connection",
+                redact(f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}", self.secrets),
+                retryable=True,
             ) from None
-        finally:
-            self._free.append(transport)
-        return self._parse(request, resp, raw)
+        return self._parse(request, status, headers, raw)
 
-    def _parse(self, request: LLMRequest, resp: httpx.Response, raw: bytes) -> Completion:
-        status = resp.status_code
+    def _parse(self, request: LLMRequest, status: int, headers: Any, raw: bytes) -> Completion:
         snippet = redact(raw[:300].decode("utf-8", "replace"), self.secrets)
         if status == 429:
             raise ProviderError(
@@ -161,7 +156,7 @@ class OpenAIProvider(Provider):
                 f"HTTP 429 from the server: {snippet}",
                 retryable=True,
                 overload=True,
-                retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                retry_after=parse_retry_after(headers.get("retry-after")),
                 status=status,
             )
         if status == 408:
@@ -173,7 +168,7 @@ class OpenAIProvider(Provider):
                 "server_error",
                 f"HTTP {status} from the server: {snippet}",
                 retryable=True,
-                retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                retry_after=parse_retry_after(headers.get("retry-after")),
                 status=status,
             )
         if status >= 400:
