@@ -1,7 +1,9 @@
 """The durable response cache that makes LLM stages resumable.
 
-Every answer is written the moment it arrives, one transaction per answer, into SQLite in WAL mode
-(``<data root>/llm_cache.sqlite``). WAL lets several processes (a backfill over many corpora under
+Every answer is written the moment it arrives into SQLite in WAL mode
+(``<data root>/llm_cache.sqlite``): one transaction per answer with :meth:`ResponseCache.put`, or,
+in a concurrent run, one per turn of the event loop for the answers that arrived in it
+(:class:`GroupCommitWriter`). WAL lets several processes (a backfill over many corpora under
 Dagster's multiprocess executor) read and write at once; writers wait on each other through
 ``busy_timeout`` instead of failing. A committed answer survives ``kill -9`` of the writing process:
 with ``synchronous=NORMAL`` the WAL is not fsynced on every commit, which only matters on power
@@ -111,6 +113,53 @@ def default_cache_path(root: Path | None = None) -> Path:
     return (root or data_root()) / CACHE_FILE
 
 
+class GroupCommitWriter:
+    """Commits the answers that arrive in one event-loop iteration together (group commit).
+
+    ``put`` buffers a row and, for the first row of a batch, schedules :meth:`flush` with
+    ``loop.call_soon``: the batch is committed as soon as the loop has run the callbacks that were
+    ready with it, before it waits for more network input. So an answer is on disk within the same
+    turn of the loop that received it, and a run killed with ``kill -9`` loses at most the answers
+    of that one turn, like the requests in flight. A failed commit is kept and raised by
+    :meth:`close` (and by the next ``put``), never swallowed by the loop's exception handler.
+    """
+
+    def __init__(self, cache: ResponseCache, loop: Any) -> None:
+        self.cache = cache
+        self.loop = loop
+        self.rows: list[dict[str, Any]] = []
+        self.commits = 0
+        self.written = 0
+        self._scheduled = False
+        self._error: BaseException | None = None
+
+    def put(self, **row: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        row.setdefault("created_at", time.time())
+        self.rows.append(row)
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        try:
+            self.written += self.cache.put_many(rows)
+            self.commits += 1
+        except BaseException as exc:  # noqa: BLE001 - kept and raised by close()/put()
+            self._error = self._error or exc
+
+    def close(self) -> None:
+        """Commit what is buffered; raise the first failed commit, if any."""
+        self.flush()
+        if self._error is not None:
+            raise self._error
+
+
 class ResponseCache:
     """SQLite-backed answer store keyed by :func:`ragassets.llm.types.cache_key`.
 
@@ -206,6 +255,48 @@ class ResponseCache:
                     ),
                 )
             )
+
+    def put_many(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Store several answers in one transaction (keys and columns as :meth:`put` takes them).
+
+        A commit costs far more than a row: answers that arrive together (one event-loop iteration
+        of a concurrent run) are committed together. Returns the number of rows given."""
+        values = [
+            (
+                r["key"],
+                r["provider"],
+                r["model"],
+                r.get("task"),
+                r["text"],
+                int(r.get("input_tokens") or 0),
+                int(r.get("output_tokens") or 0),
+                r.get("token_source"),
+                r.get("finish_reason"),
+                r.get("created_at") or time.time(),
+            )
+            for r in rows
+        ]
+        if not values:
+            return 0
+
+        def write() -> None:
+            # BEGIN IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout)
+            # instead of failing half-way through the batch
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO responses (key, provider, model, task, text, input_tokens, "
+                    "output_tokens, token_source, finish_reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    values,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+        with self._lock:
+            self._retry(write)
+        return len(values)
 
     def record_error(
         self,

@@ -8,8 +8,9 @@
 3. the rest go to the provider: remote providers with up to ``max_concurrency`` requests in flight,
    adapted by AIMD, transient failures retried with exponential backoff and jitter (``Retry-After``
    honoured); batch providers in chunks;
-4. every answer is written to the cache the moment it arrives, so a run killed at any point loses
-   only the requests that were in flight; failures are recorded but never cached as answers;
+4. every answer is written to the cache the moment it arrives (answers that arrive in the same
+   event-loop turn share one commit), so a run killed at any point loses only the requests that
+   were in flight; failures are recorded but never cached as answers;
 5. counts, tokens, cost and timings go into ``client.stats`` (cumulative) and ``client.last_stats``;
    a progress line goes to ``on_progress`` (or the logger) every ``progress_interval_s`` seconds.
 
@@ -30,7 +31,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ragassets.llm.accounting import ProgressCallback, ProgressEvent, ProgressReporter, UsageStats
-from ragassets.llm.cache import ResponseCache, default_cache_path
+from ragassets.llm.cache import GroupCommitWriter, ResponseCache, default_cache_path
 from ragassets.llm.limiter import AdaptiveLimiter, backoff_delay
 from ragassets.llm.providers import make_provider
 from ragassets.llm.providers.base import Provider
@@ -317,9 +318,15 @@ class LLMClient:
         return results
 
     def _store(
-        self, item: _Item, outcome: Completion | ProviderError, attempts: int, latency: float
+        self,
+        item: _Item,
+        outcome: Completion | ProviderError,
+        attempts: int,
+        latency: float,
+        writer: GroupCommitWriter | None = None,
     ) -> Result:
-        """Turn a provider outcome into a Result and write it to the cache at once."""
+        """Turn a provider outcome into a Result and write it to the cache at once (through
+        ``writer``, when given: committed with the other answers of the same event-loop turn)."""
         kind, model = self.provider.kind, self.provider.model
         if isinstance(outcome, Completion) and not outcome.text.strip():
             outcome = ProviderError(
@@ -348,8 +355,8 @@ class LLMClient:
                 latency_s=latency,
             )
         if self.cache is not None:
-            self.cache.put(
-                item.key,
+            (writer.put if writer is not None else self.cache.put)(
+                key=item.key,
                 provider=kind,
                 model=model,
                 text=outcome.text,
@@ -419,7 +426,7 @@ class LLMClient:
                     item = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                res = await self._one(item, limiter)
+                res = await self._one(item, limiter, writer)
                 answers[item.key] = res
                 reporter.concurrency = limiter.limit
                 self._report(reporter, res, copies)
@@ -430,6 +437,7 @@ class LLMClient:
                 reporter.concurrency = limiter.limit
                 reporter.maybe_report()
 
+        writer = GroupCommitWriter(self.cache, asyncio.get_running_loop()) if self.cache is not None else None
         await self.provider.astart()
         tick = asyncio.create_task(ticker())
         try:
@@ -439,8 +447,10 @@ class LLMClient:
         finally:
             tick.cancel()
             await self.provider.aclose()
+            if writer is not None:
+                writer.close()
 
-    async def _one(self, item: _Item, limiter: AdaptiveLimiter) -> Result:
+    async def _one(self, item: _Item, limiter: AdaptiveLimiter, writer: GroupCommitWriter | None = None) -> Result:
         attempt = 0
         started = time.monotonic()
         while True:
@@ -462,16 +472,16 @@ class LLMClient:
                     continue
                 if exc.retryable:
                     exc = ProviderError(exc.reason, f"{exc.message} (gave up after {attempt} attempts)")
-                return self._store(item, exc, attempt, time.monotonic() - started)
+                return self._store(item, exc, attempt, time.monotonic() - started, writer)
             except asyncio.CancelledError:
                 await limiter.release(epoch, "neutral")
                 raise
             except Exception as exc:  # noqa: BLE001 - a provider bug fails this request, not the batch
                 await limiter.release(epoch, "neutral")
                 err = ProviderError("provider_error", f"{type(exc).__name__}: {exc}")
-                return self._store(item, err, attempt, time.monotonic() - started)
+                return self._store(item, err, attempt, time.monotonic() - started, writer)
             await limiter.release(epoch, "success")
-            return self._store(item, completion, attempt, time.monotonic() - started)
+            return self._store(item, completion, attempt, time.monotonic() - started, writer)
 
     # -- structured output ------------------------------------------------------------------------------
 

@@ -125,3 +125,75 @@ def test_usage_rows_accumulate(tmp_path: Path) -> None:
     cache.append_usage({**row, "run_id": "r2", "corpus": "other"})
     assert [r["run_id"] for r in cache.usage_rows()] == ["r1", "r2"]
     assert [r["run_id"] for r in cache.usage_rows("sample")] == ["r1"]
+
+
+def _row(key: str, text: str) -> dict:
+    return {"key": key, "provider": "openai", "model": "m", "text": text, "input_tokens": 2, "output_tokens": 1}
+
+
+def test_put_many_is_one_transaction_and_first_answer_wins(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put("k0", provider="openai", model="m", text="kept")
+    assert cache.put_many([_row(f"k{i}", f"t{i}") for i in range(5)]) == 5
+    assert cache.put_many([]) == 0
+    assert cache.count() == 5
+    assert cache.get("k0").text == "kept" and cache.get("k4").text == "t4" and cache.get("k4").input_tokens == 2
+
+
+def test_put_many_rolls_back_a_failed_batch(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    bad = [_row("a", "fine"), {**_row("b", "x"), "task": {"not": "bindable"}}]  # fails on the 2nd row
+    try:
+        cache.put_many(bad)
+    except sqlite3.Error:
+        pass
+    else:
+        raise AssertionError("an unbindable value must fail the batch")
+    assert cache.count() == 0  # nothing of the batch half-written
+    cache.put("c", provider="openai", model="m", text="after")  # and the connection is usable again
+    assert cache.count() == 1
+
+
+def test_group_commit_writes_a_turns_answers_together_before_the_next_turn(tmp_path: Path) -> None:
+    import asyncio
+
+    from ragassets.llm.cache import GroupCommitWriter
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    other = ResponseCache(path)  # another connection, as another process would see the file
+
+    async def scenario() -> GroupCommitWriter:
+        writer = GroupCommitWriter(cache, asyncio.get_running_loop())
+        for i in range(3):
+            writer.put(**_row(f"k{i}", f"t{i}"))
+        assert other.count() == 0 and len(writer.rows) == 3  # buffered within this turn
+        await asyncio.sleep(0)  # one turn of the loop
+        assert other.count() == 3 and writer.commits == 1  # committed together, visible outside
+        writer.put(**_row("k9", "t9"))
+        writer.close()
+        assert other.count() == 4 and writer.commits == 2 and writer.written == 4
+        return writer
+
+    asyncio.run(scenario())
+
+
+def test_group_commit_failure_is_raised_not_swallowed(tmp_path: Path) -> None:
+    import asyncio
+
+    from ragassets.llm.cache import GroupCommitWriter
+
+    cache = ResponseCache(tmp_path / "c.sqlite")
+
+    async def scenario() -> None:
+        writer = GroupCommitWriter(cache, asyncio.get_running_loop())
+        cache.close()  # every commit now fails
+        writer.put(**_row("k", "t"))
+        await asyncio.sleep(0)
+        try:
+            writer.close()
+        except sqlite3.ProgrammingError:
+            return
+        raise AssertionError("a failed commit must surface")
+
+    asyncio.run(scenario())

@@ -135,3 +135,26 @@ def test_backoff_grows_with_jitter_and_respects_retry_after() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_concurrent_answers_share_commits_and_all_land(server_factory, tmp_path, monkeypatch) -> None:
+    """Group commit: a concurrent run commits answers that arrive together in one transaction,
+    and every answer is in the cache when ``run`` returns."""
+    from ragassets.llm import LLMRequest, ResponseCache
+
+    batches: list[int] = []
+    real = ResponseCache.put_many
+
+    def spy(self, rows):
+        rows = list(rows)
+        batches.append(len(rows))
+        return real(self, rows)
+
+    monkeypatch.setattr(ResponseCache, "put_many", spy)
+    srv = server_factory(latency_s=0.05)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    client = openai_client(srv.base_url, cache=cache, max_concurrency=32)
+    results = client.run([LLMRequest.chat(f"q{i}", task="t") for i in range(128)])
+    assert all(r.ok for r in results)
+    assert sum(batches) == 128 and cache.count() == 128
+    assert len(batches) < 128 and max(batches) > 1
