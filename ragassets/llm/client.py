@@ -450,7 +450,9 @@ class LLMClient:
             if writer is not None:
                 writer.close()
 
-    async def _one(self, item: _Item, limiter: AdaptiveLimiter, writer: GroupCommitWriter | None = None) -> Result:
+    async def _one(
+        self, item: _Item, limiter: AdaptiveLimiter, writer: GroupCommitWriter | None = None
+    ) -> Result:
         attempt = 0
         started = time.monotonic()
         while True:

@@ -24,7 +24,6 @@ judge      judge                question, answer, context                       
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,7 +101,7 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(model: type) -> dict[str, Any]:
     """A task's JSON schema, built once per output model (pydantic rebuilds it on every call)."""
     return model.model_json_schema()

@@ -14,7 +14,6 @@ import json
 import ssl
 from typing import Any
 
-
 from ragassets.llm.limiter import parse_retry_after
 from ragassets.llm.providers.base import Provider
 from ragassets.llm.types import Completion, LLMRequest, ProviderError, SamplingParams, Usage
