@@ -49,7 +49,7 @@ bench: $(VENV)/.installed-dev
 	@for b in bench/bench_*.py; do m=$${b%.py}; echo "== $$m"; $(BIN)/python -m $${m//\//.} || exit 1; done
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check ragassets ragassets_tests bench
+	$(BIN)/ruff check ragassets ragassets_tests bench scripts
 
 clean-data:
 	rm -rf data/warehouse data/artifacts data/exports data/ragassets.duckdb data/dagster_home data/llm_cache* \

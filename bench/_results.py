@@ -35,7 +35,7 @@ def write_section(name: str, markdown: str) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
     stamp = time.strftime("%Y-%m-%d")
     block = f"<!-- bench:{name} -->\n{markdown.strip()}\n\n_{machine()}; {stamp}_\n<!-- /bench:{name} -->"
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)
     else:

@@ -45,8 +45,8 @@ def main() -> None:
         "| corpus | files | documents | rejected | MB | ms | files/s | MB/s |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
-        f"| **all** | {total_files} | | | {total_bytes / 1048576:.2f} | {total_s * 1000:.0f} | "
-        f"{total_files / total_s:.1f} | {total_bytes / 1048576 / total_s:.2f} |",
+        (f"| **all** | {total_files} | | | {total_bytes / 1048576:.2f} | {total_s * 1000:.0f} | "
+        f"{total_files / total_s:.1f} | {total_bytes / 1048576 / total_s:.2f} |"),
         "",
         f"Peak memory of the process: {peak_rss_mb():.0f} MiB.",
     ]

@@ -12,12 +12,12 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import dagster as dg  # noqa: E402
+import dagster as dg
 
-from ragassets import assets as assets_package  # noqa: E402
-from ragassets import checks as checks_package  # noqa: E402
-from ragassets.resources import build_resources  # noqa: E402
-from ragassets.sensors import corpus_job, corpus_sensor, duckdb_views_sensor  # noqa: E402
+from ragassets import assets as assets_package
+from ragassets import checks as checks_package
+from ragassets.resources import build_resources
+from ragassets.sensors import corpus_job, corpus_sensor, duckdb_views_sensor
 
 
 def build_definitions() -> dg.Definitions:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def ragassets(*args: str, root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAGASSETS_DATA_DIR": str(root), "DAGSTER_HOME": str(root / "dagster_home"),
            "RAGASSETS_LOG_LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "ragassets.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ragassets.cli", *args], env=env, capture_output=True, text=True, check=False,
                           timeout=600)
 
 

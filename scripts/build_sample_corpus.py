@@ -13,17 +13,17 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "corpora" / "sample"
 
 REPORT_TITLE = "Germination Report 2023"
 REPORT_PARAGRAPHS = [
-    "This report summarises the germination tests run by the Tidewater Seed Library between "
-    "March and October 2023. In total 148 lots were tested, 9 more than in 2022.",
-    "Of the 148 lots, 131 germinated at 70% or better and went on the shelves. The 17 lots below the "
-    "threshold were withdrawn; 11 of them were peppers stored in the warm corner of the old cabinet.",
-    "The median germination rate was 89%. Beans did best, with a median of 95%, and parsnips worst, "
-    "with a median of 61%, which matches their short storage life.",
-    "The cabinet was replaced in November 2023 by a refrigerator kept at 7 degrees Celsius. The "
+    ("This report summarises the germination tests run by the Tidewater Seed Library between "
+    "March and October 2023. In total 148 lots were tested, 9 more than in 2022."),
+    ("Of the 148 lots, 131 germinated at 70% or better and went on the shelves. The 17 lots below the "
+    "threshold were withdrawn; 11 of them were peppers stored in the warm corner of the old cabinet."),
+    ("The median germination rate was 89%. Beans did best, with a median of 95%, and parsnips worst, "
+    "with a median of 61%, which matches their short storage life."),
+    ("The cabinet was replaced in November 2023 by a refrigerator kept at 7 degrees Celsius. The "
     "testing was coordinated by Dr. Samuel Reyes, who can be reached at s.reyes@tidewater-seeds.org "
-    "or on 555-402-7781.",
-    "Recommendation: test pepper lots every year instead of every second year, and move parsnip seed "
-    "to a one-year lending cycle.",
+    "or on 555-402-7781."),
+    ("Recommendation: test pepper lots every year instead of every second year, and move parsnip seed "
+    "to a one-year lending cycle."),
 ]
 
 MINUTES_TITLE = "Board Meeting Minutes, 12 January 2024"

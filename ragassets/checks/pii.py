@@ -144,12 +144,8 @@ def no_residual_pii_check(
             if policy.operator == "pseudonym" and "replacement" in pii_findings.columns
             else []
         )
-        from ragassets.pii.residual import residual_pii  # Presidio loads only when a check runs
-
-        if pii.processes is not None:  # the resource's override, as PiiResource.residual applies it
-            policy = policy.model_copy(update={"processes": pii.processes})
         try:
-            report = residual_pii(texts, ids, policy, known, pii.analyzer(policy), sources=sources)
+            report = pii.residual(texts, ids, policy, known, sources=sources)
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
         context.log.info(f"{corpus}/{asset}: {report.describe()}")

@@ -23,6 +23,7 @@ import numpy as np
 
 from ragassets.embed.providers import Embedder
 from ragassets.paths import data_root
+from ragassets.sqlite_wal import connect_wal
 
 CACHE_FILE = "embedding_cache.sqlite"
 _SCHEMA = """
@@ -62,9 +63,7 @@ class EmbeddingCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._timeout_s = timeout_s
-        con = self._con()
-        con.executescript(_SCHEMA)
-        con.commit()
+        self._con()  # creates the table
 
     @classmethod
     def under(cls, root: Path) -> EmbeddingCache:
@@ -74,10 +73,7 @@ class EmbeddingCache:
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=self._timeout_s)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
+            con = connect_wal(self.path, timeout_s=self._timeout_s, schema=_SCHEMA)
             self._local.con = con
         return con
 

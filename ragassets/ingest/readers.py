@@ -13,9 +13,10 @@ import json
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ragassets.settings import DocumentsSettings
 

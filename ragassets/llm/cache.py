@@ -18,7 +18,6 @@ request, and requests never carry credentials.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ragassets.paths import data_root
+from ragassets.sqlite_wal import connect_wal, retry_locked
 
 CACHE_FILE = "llm_cache.sqlite"
 
@@ -174,30 +174,17 @@ class ResponseCache:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        self._conn = connect_wal(
+            self.path,
+            timeout_s=busy_timeout_s,
+            synchronous="FULL" if fsync else "NORMAL",
+            schema=_SCHEMA,
+            isolation_level=None,
+            check_same_thread=False,
         )
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-        if self.path != ":memory:":
-            self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-        self._retry(lambda: self._conn.executescript(_SCHEMA))
 
     def __repr__(self) -> str:
         return f"ResponseCache({self.path!r})"
-
-    @staticmethod
-    def _retry(fn: Any, attempts: int = 50) -> Any:
-        # Schema creation and the WAL switch can meet "database is locked" when many processes open
-        # a fresh file at once, even with a busy timeout; a short retry loop settles it.
-        for i in range(attempts):
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or i == attempts - 1:
-                    raise
-                time.sleep(0.05 * (i + 1))
-        return None
 
     # -- answers ------------------------------------------------------------------------------------
 
@@ -237,7 +224,7 @@ class ResponseCache:
         """Store one answer durably (its own transaction). The first answer for a key wins, so
         concurrent writers of the same request never overwrite each other."""
         with self._lock:
-            self._retry(
+            retry_locked(
                 lambda: self._conn.execute(
                     "INSERT OR IGNORE INTO responses (key, provider, model, task, text, input_tokens, "
                     "output_tokens, token_source, finish_reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -295,7 +282,7 @@ class ResponseCache:
             self._conn.execute("COMMIT")
 
         with self._lock:
-            self._retry(write)
+            retry_locked(write)
         return len(values)
 
     def record_error(
@@ -311,7 +298,7 @@ class ResponseCache:
     ) -> None:
         """Log a failed request for diagnosis. Never read back as an answer."""
         with self._lock:
-            self._retry(
+            retry_locked(
                 lambda: self._conn.execute(
                     "INSERT INTO errors (key, provider, model, task, reason, detail, attempts, created_at) "
                     "VALUES (?,?,?,?,?,?,?,?)",
@@ -351,7 +338,7 @@ class ResponseCache:
         if missing:
             raise ValueError(f"llm_usage row lacks {', '.join(missing)}")
         with self._lock:
-            self._retry(
+            retry_locked(
                 lambda: self._conn.execute(
                     f"INSERT INTO llm_usage ({', '.join(USAGE_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(USAGE_COLUMNS))})",

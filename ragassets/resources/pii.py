@@ -53,9 +53,13 @@ class PiiResource(dg.ConfigurableResource):
         ids: Sequence[str],
         policy: PiiSettings,
         known_replacements: Iterable[str] = (),
+        sources: Sequence[str | None] | None = None,
     ):
-        """PII still in already-redacted texts: a :class:`ragassets.pii.residual.ResidualReport`."""
+        """PII still in already-redacted texts: a :class:`ragassets.pii.residual.ResidualReport`.
+
+        ``sources[i]``: the redacted document ``texts[i]`` was cut or written from (None where
+        unknown), so derived text is judged inside its document (see ragassets.pii.residual)."""
         from ragassets.pii.residual import residual_pii
 
         policy = self._policy(policy)
-        return residual_pii(texts, ids, policy, known_replacements, self.analyzer(policy))
+        return residual_pii(texts, ids, policy, known_replacements, self.analyzer(policy), sources=sources)

@@ -166,3 +166,16 @@ def test_apollo_13_chunks_pass_the_gate_and_planted_pii_fails_it(analyzer, apoll
     )
     assert report.counts_by_type == {"EMAIL_ADDRESS": 1, "PERSON": 2}, report.describe()
     assert set(report.ids) == {chunks["chunk_id"][i] for i in planted}
+
+
+def test_the_pii_resource_judges_derived_text_in_its_source() -> None:
+    """PiiResource.residual (what checks call) passes the source documents through, with the
+    resource's process override applied."""
+    from ragassets.resources.pii import PiiResource
+
+    pii = PiiResource(processes=1)
+    ids = [f"c{i}" for i in range(len(PIECES))]
+    assert pii.residual(PIECES, ids, PiiSettings()).counts_by_type == {"PERSON": 3}
+    assert pii.residual(PIECES, ids, PiiSettings(), sources=[DOCUMENT] * len(PIECES)).passed
+    with pytest.raises(ValueError, match="sources for"):
+        pii.residual(PIECES, ids, PiiSettings(), sources=[DOCUMENT])
