@@ -77,7 +77,10 @@ def normalize_text(text: str) -> str:
 
 
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
-_SOFT_BREAK = re.compile(r"(?<=[^\n.!?:;])\n(?=[a-z(])")
+# a line break inside a sentence: the line before does not end one, and the next line goes on in
+# lower case, with a bracket, or with a number that is not a list marker ("October\n2023. In total"
+# joins; "steps:\n2. Open" and "\n12) Close" stay)
+_SOFT_BREAK = re.compile(r"(?<=[^\n.!?:;])\n(?=[a-z(]|\d(?!\d?[.)](?:\s|$)))")
 
 
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
@@ -86,8 +89,9 @@ _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\uf
 def repair_pdf_text(text: str) -> str:
     """Undo the line breaks and ligatures of PDF text extraction.
 
-    ``exam-\\nple`` becomes ``example``; a single line break inside a sentence (the next line starts
-    in lower case) becomes a space; typographic ligatures (``ﬁ``) become letters. Blank lines stay:
+    ``exam-\\nple`` becomes ``example``; a single line break inside a sentence (the line before does
+    not end one; the next starts in lower case, with a bracket, or with a number that is not a list
+    marker) becomes a space; typographic ligatures (``ﬁ``) become letters. Blank lines stay:
     they are paragraph breaks.
     """
     text = _HYPHEN_BREAK.sub(r"\1\2", text.translate(_LIGATURES))

@@ -21,6 +21,14 @@ def test_pdf_repair_joins_hyphens_soft_breaks_and_ligatures():
     assert repair_pdf_text(raw) == "The experiment was repeated at the station.\n\nNew parafit."
 
 
+def test_pdf_repair_joins_a_sentence_wrapped_before_a_number_but_not_list_items():
+    raw = "tests run between March and October\n2023. In total 148 lots.\nThe steps:\n1. Soak\n2. Count\n12) Sow"
+    assert repair_pdf_text(raw) == (
+        "tests run between March and October 2023. In total 148 lots.\nThe steps:\n1. Soak\n2. Count\n12) Sow"
+    )
+    assert repair_pdf_text("the crew of\n3 astronauts") == "the crew of 3 astronauts"
+
+
 def test_latin1_text_is_detected():
     text, enc = decode_text("Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e, d\u00e9j\u00e0 vu na\u00efve fa\u00e7ade.".encode("latin-1"))
     assert text is not None and "crème brûlée" in text and enc != "utf-8"

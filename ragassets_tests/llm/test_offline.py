@@ -92,6 +92,27 @@ def test_questions_come_from_facts_of_the_current_chunk(client: LLMClient) -> No
     assert "approximately" in qs[1].question  # medium: reworded
 
 
+def test_questions_come_from_prose_not_headings_titles_tables_or_code(client: LLMClient) -> None:
+    chunk = (
+        "# Board Meeting Minutes, 12 January 2024\n\n"
+        "Volunteer roster, spring 2024\n\n"
+        "| Item | 2023 spend |\n|---|---|\n| Refrigerator | 640 |\n\n"
+        "```python\nlabel = 'lot 7 / 2024'\n```\n\n"
+        "The library needs 4 volunteers on 9 March 2024 for packing envelopes."
+    )
+    res = questions(client, n=10, current=chunk)
+    assert res.ok and res.value.questions
+    assert {q.evidence for q in res.value.questions} == {
+        "The library needs 4 volunteers on 9 March 2024 for packing envelopes."
+    }
+    assert {q.answer for q in res.value.questions} == {"4", "9 March 2024"}
+
+
+def test_a_time_of_day_is_one_fact_not_two_numbers() -> None:
+    spans = find_spans("Packing starts at 09:00 and ends at 1:30 pm on Saturdays.")
+    assert [(s.kind, s.text) for s in spans if s.kind != "name"] == [("time", "09:00"), ("time", "1:30 pm")]
+
+
 def test_questions_ignore_the_neighbours_and_handle_fact_free_text(client: LLMClient) -> None:
     res = questions(client, n=5, current="it was a quiet night and nothing much happened at all.")
     assert res.ok and res.value.questions == []
@@ -406,6 +427,9 @@ def test_restructurings_refuse_what_would_change_the_meaning() -> None:
         is None
     )
     assert front_trailing_phrase("The crew reported that the tank failed at 56 hours.", v) is None
+    # after a copula the phrase is the predicate: fronting it leaves "..., the next meeting is."
+    assert front_trailing_phrase("The next meeting is on 8 March 2024.", v) is None
+    assert front_trailing_phrase("The launch was at 13:13 on 11 April 1970.", v) is None
     assert (
         front_trailing_clause("It was expected that the current would rise until the plume broke contact.", v)
         is None

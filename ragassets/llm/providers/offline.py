@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,8 @@ UNITS = {
     "g",
     "s",
 }
+# a time of day, whole: "09:00", "7:30 pm", "19:30" (never its hours and minutes as two numbers)
+_CLOCK = re.compile(r"(?<![\w.:])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?\b)?(?![\w:])", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
 _CAPWORD = re.compile(r"\b[A-Z][a-zA-Z'\-]+(?:\s+(?:of|de|von|van|the)?\s*[A-Z][a-zA-Z'\-]+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d[\d,.]*")
@@ -302,7 +304,7 @@ def content_words(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Span:
-    kind: str  # date | year | quantity | number | name
+    kind: str  # date | time | year | quantity | number | name
     text: str
     start: int
     end: int
@@ -328,6 +330,8 @@ def find_spans(sentence: str) -> list[Span]:
     taken.extend((m.start(), m.end()) for m in _PLACEHOLDER.finditer(sentence))
     for m in _DATE.finditer(sentence):
         add("date", m.start(), m.end())
+    for m in _CLOCK.finditer(sentence):
+        add("time", m.start(), m.end())
     for m in _YEAR.finditer(sentence):
         add("year", m.start(), m.end())
     for m in _NUMBER.finditer(sentence):
@@ -351,7 +355,7 @@ def find_spans(sentence: str) -> list[Span]:
         if len(words) == 1 and (words[0].lower() in STOPWORDS or len(words[0]) < 3):
             continue
         add("name", a, b)
-    order = {"date": 0, "year": 1, "quantity": 2, "number": 3, "name": 4}
+    order = {"date": 0, "time": 1, "year": 2, "quantity": 3, "number": 4, "name": 5}
     return sorted(spans, key=lambda s: (order[s.kind], s.start))
 
 
@@ -1573,8 +1577,8 @@ def front_trailing_phrase(sentence: str, vocab: frozenset[str] = frozenset()) ->
         if not _time_phrase(head, rest):
             continue
         main = body[: m.start()]
-        if len(main.split()) < 3 or main.split()[-1].lower() in _PREPOSITIONS | _DETERMINERS:
-            return None
+        if len(main.split()) < 3 or main.split()[-1].lower() in _PREPOSITIONS | _DETERMINERS | _AUXILIARIES:
+            return None  # after "is"/"was" the phrase is the predicate: "The meeting is on 8 March."
         phrase = f"{head} {rest}"
         mwords = main.split()
         if _SUBORDINATE.search(main) or " than " in main or re.search(r"\bto (?!the |a |an |\d)[a-z]", main):
@@ -2279,48 +2283,46 @@ def _paraphrase_variant(text: str, variant: int) -> str:
     return out
 
 
-def _paraphrase_text(text: str, variant: int, attempt: int) -> str:
-    vocab = frozenset(w for w in re.findall(r"\b[a-z][a-z'\-]*\b", text))
-    lines = text.split("\n")
-    out: list[str] = []
+def _prose_and_verbatim(text: str) -> Iterator[tuple[str, str, str]]:
+    """The lines of ``text`` as ``("prose", prefix, paragraph)`` (consecutive prose lines joined;
+    ``prefix``: a list marker or quote sign kept as it is) and ``("verbatim", "", line)`` for what is
+    not prose: blank lines, Markdown headings and tables, fenced or indented code, HTML, images,
+    mostly-capitals titles and dot leaders. Prose is what may be reworded or asked about."""
     para: list[str] = []
     prefix = ""
     fence: str | None = None
     in_html = False
-    n_para = 0
 
-    def flush() -> None:
-        nonlocal para, prefix, n_para
+    def prose() -> Iterator[tuple[str, str, str]]:
+        nonlocal para, prefix
         if para:
-            body = " ".join(p.strip() for p in para)
-            out.append(prefix + _paraphrase_paragraph(body, variant, n_para, vocab, attempt))
-            n_para += 1
+            yield "prose", prefix, " ".join(p.strip() for p in para)
         para, prefix = [], ""
 
-    for line in lines:
+    for line in text.split("\n"):
         s = line.strip()
         if fence is not None:
-            out.append(line)
+            yield "verbatim", "", line
             if s.startswith(fence):
                 fence = None
             continue
         if s.startswith(("```", "~~~")):
-            flush()
+            yield from prose()
             fence = s[:3]
-            out.append(line)
+            yield "verbatim", "", line
             continue
         if in_html:
-            out.append(line)
+            yield "verbatim", "", line
             if re.search(r"</(?:table|html|pre|code)>", s, re.IGNORECASE):
                 in_html = False
             continue
         if not s:
-            flush()
-            out.append(line)
+            yield from prose()
+            yield "verbatim", "", line
             continue
         if _NON_PROSE.match(line) or line.startswith(("    ", "\t")) or _verbatim_line(s):
-            flush()
-            out.append(line)
+            yield from prose()
+            yield "verbatim", "", line
             if re.search(r"<(?:table|pre|html)\b", s, re.IGNORECASE) and not re.search(
                 r"</(?:table|pre|html)>", s, re.IGNORECASE
             ):
@@ -2328,25 +2330,43 @@ def _paraphrase_text(text: str, variant: int, attempt: int) -> str:
             continue
         m = _LIST_ITEM.match(line)
         if m:
-            flush()
+            yield from prose()
             prefix, para = m.group(1), [m.group(2)]
             continue
         para.append(s)
-    flush()
+    yield from prose()
+
+
+def _paraphrase_text(text: str, variant: int, attempt: int) -> str:
+    vocab = frozenset(w for w in re.findall(r"\b[a-z][a-z'\-]*\b", text))
+    out: list[str] = []
+    n_para = 0
+    for kind, prefix, body in _prose_and_verbatim(text):
+        if kind == "verbatim":
+            out.append(body)
+            continue
+        out.append(prefix + _paraphrase_paragraph(body, variant, n_para, vocab, attempt))
+        n_para += 1
     return "\n".join(out).strip("\n")
 
 
 # ---------------------------------------------------------------------------------------------------
 # tasks
 
-_LABEL = {"date": "date", "year": "year", "quantity": "quantity", "number": "number", "name": "name"}
+_LABEL = {"date": "date", "time": "time", "year": "year", "quantity": "quantity", "number": "number", "name": "name"}
 
 
 def _facts(text: str) -> list[tuple[str, Span]]:
-    """(sentence, span) candidates: each sentence's spans, interleaved so consecutive facts come
-    from different sentences."""
-    per_sentence = [(s, find_spans(s)) for s in split_sentences(text)]
-    per_sentence = [(s, sp) for s, sp in per_sentence if sp and len(s.split()) >= 4]
+    """(sentence, span) candidates: each prose sentence's spans (never a heading, table row or
+    code), interleaved so consecutive facts come from different sentences."""
+    sentences = [
+        sentence
+        for kind, _prefix, body in _prose_and_verbatim(text)
+        if kind == "prose"
+        for sentence in split_sentences(body)
+    ]
+    per_sentence = [(s, [sp for sp in find_spans(s) if _asks_well(s, sp)]) for s in sentences if _statement(s)]
+    per_sentence = [(s, sp) for s, sp in per_sentence if sp]
     facts: list[tuple[str, Span]] = []
     depth = 0
     while True:
@@ -2356,6 +2376,18 @@ def _facts(text: str) -> list[tuple[str, Span]]:
         facts.extend(layer)
         depth += 1
     return facts
+
+
+def _statement(sentence: str) -> bool:
+    """A sentence a question can quote: four words or more, and a full stop (or eight words or
+    more). A short line without one is a title ("Volunteer roster, spring 2024")."""
+    n = len(sentence.split())
+    return n >= 8 or (n >= 4 and bool(re.search(r"[.!?][\"')\]]*$", sentence.strip())))
+
+
+def _asks_well(sentence: str, span: Span) -> bool:
+    """The blank leaves at least three words of the sentence around it to go by."""
+    return len((sentence[: span.start] + " " + sentence[span.end :]).split()) >= 3
 
 
 def _cloze(sentence: str, span: Span) -> str:
