@@ -65,6 +65,14 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
+def _hist_range(values: Sequence[float]) -> tuple[float, float]:
+    """The data's range, widened when the values are (nearly) all equal: numpy cannot cut a range
+    narrower than a few float steps into bins."""
+    lo, hi = min(values), max(values)
+    pad = max(abs(lo), abs(hi), 1.0) * 1e-3
+    return (lo - pad, hi + pad) if hi - lo < pad else (lo, hi)
+
+
 def histogram_markdown(
     values: Sequence[float],
     *,
@@ -83,7 +91,7 @@ def histogram_markdown(
     fig = new_figure()
     ax = fig.add_subplot()
     if clean:
-        ax.hist(clean, bins=bins, range=value_range, color="#4C72B0", edgecolor="white")
+        ax.hist(clean, bins=bins, range=value_range or _hist_range(clean), color="#4C72B0", edgecolor="white")
     else:
         ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
     if threshold is not None:

@@ -34,6 +34,17 @@ def test_empty_histogram_still_renders():
     assert _image(histogram_markdown([], title="nothing")).format == "PNG"
 
 
+def test_histograms_of_values_that_are_all_equal_render():
+    # cosines of paraphrases that are all copies: equal to the last float bit (seen on docx-samples)
+    import numpy as np
+
+    from ragassets.checks.paraphrases import fidelity_histogram
+
+    same = np.array([0.99999994, 1.0, 0.99999994, 1.0000001], dtype=np.float32)
+    assert _image(histogram_markdown(list(same), title="copies")).format == "PNG"
+    assert _image(fidelity_histogram(same, (0.6, 0.995))).format == "PNG"
+
+
 def test_curves_and_bars():
     md = curve_markdown(
         [1, 5, 10],

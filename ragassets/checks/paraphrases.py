@@ -25,7 +25,11 @@ def fidelity_histogram(cosines: np.ndarray, band: tuple[float, float]) -> str:
     fig = new_figure()
     ax = fig.add_subplot()
     if cosines.size:
-        ax.hist(cosines, bins=30, color="#4C72B0", edgecolor="white")
+        # bins over the band and the data, never over the data alone: paraphrases that are all
+        # copies have cosines equal to the last float bit, too narrow a range for 30 bins
+        lo = min(band[0], float(np.nanmin(cosines)))
+        hi = max(band[1], float(np.nanmax(cosines)), 1.0)
+        ax.hist(cosines, bins=30, range=(lo, hi), color="#4C72B0", edgecolor="white")
     for edge, label, align in ((band[0], "drifted below", "left"), (band[1], "copy above", "right")):
         ax.axvline(edge, color="#C44E52", linestyle="--")
         ax.annotate(f"{label} {edge:g}", (edge, 0.95), xycoords=("data", "axes fraction"), fontsize="small",

@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from ragassets.retrieval.retriever import same_text_groups
+
+__all__ = ["same_text_groups"]  # re-exported: recall scoring and self-retrieval share it
+
 
 def rank_of_truth(retrieved: Sequence[str], truth: str | Iterable[str]) -> int | None:
     """1-based rank of the first retrieved id in ``truth`` (an id or a set of equivalent ids), or None."""
@@ -75,14 +79,6 @@ def recall_at_k(
         accept = set(equivalent.get(t, (t,))) | {t} if equivalent else {t}
         ranks.append(rank_of_truth(list(hits)[:k_max], accept))
     return RecallResult(ranks=ranks, k_max=k_max)
-
-
-def same_text_groups(ids: Sequence[str], texts: Sequence[str]) -> dict[str, set[str]]:
-    """id -> every id with exactly the same text (itself included), for ``equivalent``."""
-    by_text: dict[str, set[str]] = {}
-    for cid, text in zip(ids, texts):
-        by_text.setdefault(text, set()).add(cid)
-    return {cid: by_text[text] for cid, text in zip(ids, texts) if len(by_text[text]) > 1}
 
 
 def search_recall(

@@ -162,6 +162,19 @@ class Retriever:
         return out
 
 
+def same_text_groups(ids: Sequence[str], texts: Sequence[str]) -> dict[str, set[str]]:
+    """id -> every id with the same text (itself included), for ids whose text is not unique.
+
+    Texts that differ only in whitespace count as the same: every embedder reads them alike, so
+    their vectors tie and either may come first (PDF pages repeating a paragraph with its line
+    breaks in other places)."""
+    by_text: dict[str, set[str]] = {}
+    keys = [" ".join(text.split()) for text in texts]
+    for cid, key in zip(ids, keys):
+        by_text.setdefault(key, set()).add(cid)
+    return {cid: by_text[key] for cid, key in zip(ids, keys) if len(by_text[key]) > 1}
+
+
 def self_retrieval(
     retriever: Retriever,
     chunks: pl.DataFrame,
@@ -172,7 +185,7 @@ def self_retrieval(
     """Search a sample of chunks by their own text; the share found at rank 1 is the ``rate``.
 
     A chunk whose text appears more than once in the corpus counts as found when rank 1 is any chunk
-    with the same text. A low rate means the index and the table disagree (ids shifted, a stale
+    with the same text (whitespace aside, see :func:`same_text_groups`). A low rate means the index and the table disagree (ids shifted, a stale
     index) or the embedder cannot tell chunks apart.
 
     With ``cache`` and a symmetric embedder (a query gets the same vector as a document of the same
@@ -185,9 +198,7 @@ def self_retrieval(
     rng = np.random.default_rng(seed)
     rows = sorted(rng.choice(n, size=min(sample, n), replace=False).tolist())
     picked = chunks.select("chunk_id", "text")[rows]
-    same_text: dict[str, set[str]] = {}
-    for cid, text in chunks.select("chunk_id", "text").iter_rows():
-        same_text.setdefault(text, set()).add(cid)
+    same_text = same_text_groups(chunks["chunk_id"].to_list(), chunks["text"].to_list())
     queries = picked["text"].to_list()
     if cache is not None and retriever.embedder.symmetric:
         results = retriever.search_vectors(embed_documents_cached(retriever.embedder, queries, cache), k=1)
@@ -197,7 +208,7 @@ def self_retrieval(
     misses: list[dict[str, Any]] = []
     for (cid, text), hits in zip(picked.iter_rows(), results):
         top = hits[0].chunk_id if hits else None
-        if top is not None and top in same_text.get(text, {cid}):
+        if top is not None and top in same_text.get(cid, {cid}):
             found += 1
         elif len(misses) < 10:
             misses.append({"chunk_id": cid, "rank1": top, "score": hits[0].score if hits else None})

@@ -32,6 +32,7 @@ def test_recall_at_k_on_a_hand_made_case():
 def test_recall_counts_a_chunk_with_the_same_text_as_the_original():
     groups = same_text_groups(["a", "b", "c"], ["boilerplate", "boilerplate", "other"])
     assert groups == {"a": {"a", "b"}, "b": {"a", "b"}}
+    assert same_text_groups(["a", "b"], ["one two\nthree", "one  two three"]) == {"a": {"a", "b"}, "b": {"a", "b"}}
     r = recall_at_k([["b", "a"], ["a", "c"]], ["a", "c"], k_max=2, equivalent=groups)
     assert r.ranks == [1, 2]
     assert rank_of_truth(["x", "y"], "z") is None

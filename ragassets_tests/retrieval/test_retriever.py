@@ -62,6 +62,19 @@ def test_self_retrieval_rate_and_duplicates(built, chunks, minilm):
     vecs = minilm.embed_documents(dup["text"].to_list())
     index, _ = build_index(vecs)
     assert self_retrieval(Retriever(index, dup["chunk_id"].to_list(), dup, minilm), dup)["rate"] == 1.0
+    # copies whose line breaks fall elsewhere (a paragraph repeated on another PDF page) tie as well
+    first = chunks["text"][0]
+    assert " " in first
+    rewrapped = pl.concat(
+        [
+            chunks,
+            chunks.head(1).with_columns(pl.lit("c98").alias("chunk_id"), pl.lit(first.replace(" ", "\n", 3)).alias("text")),
+            chunks.head(1).with_columns(pl.lit("c99").alias("chunk_id"), pl.lit(first.replace(" ", "  ")).alias("text")),
+        ]
+    )
+    index, _ = build_index(minilm.embed_documents(rewrapped["text"].to_list()))
+    res = self_retrieval(Retriever(index, rewrapped["chunk_id"].to_list(), rewrapped, minilm), rewrapped)
+    assert res["rate"] == 1.0, res["misses"]
 
 
 def write_corpus(root, built, chunks, minilm):
