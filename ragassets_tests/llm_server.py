@@ -23,6 +23,8 @@ Behaviour knobs: ``latency_s`` per request; ``capacity``: requests in flight bey
 ==============  =====================================================================
 
 ``api_key``: when set, requests without ``Authorization: Bearer <api_key>`` get 401.
+``reject_response_format``: chat requests carrying ``response_format`` get 422 in the words of a
+server that does not support JSON schemas (TGI's), as older llama.cpp, Ollama or TGI builds answer.
 
 Use in a test (a thread in the test process)::
 
@@ -142,6 +144,7 @@ class _State:
         api_key: str | None,
         embedding_dim: int,
         responder: Responder | None,
+        reject_response_format: bool = False,
     ) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
@@ -155,6 +158,7 @@ class _State:
         self.api_key = api_key
         self.embedding_dim = embedding_dim
         self.responder = responder or default_responder
+        self.reject_response_format = reject_response_format
         self.reset()
 
     def reset(self) -> None:
@@ -217,6 +221,13 @@ def _make_app(state: _State) -> web.Application:
             key = body_key(body)
             state.keys[key] += 1
             state.bodies.append(body)
+            if state.reject_response_format and "response_format" in body:
+                state.counters["response_format_refused"] += 1
+                message = (
+                    "Failed to deserialize the JSON body into the target type: response_format: unknown "
+                    "variant `json_schema`, expected `json` or `regex`"
+                )
+                return web.json_response({"error": message, "error_type": "validation"}, status=422)
             if state.capacity is not None and state.in_flight > state.capacity:
                 state.counters["capacity_429"] += 1
                 return web.json_response(
@@ -321,7 +332,7 @@ def _make_app(state: _State) -> web.Application:
 
     async def control(request: web.Request) -> web.Response:
         body = await request.json()
-        for name in ("latency_s", "capacity", "timeout_sleep_s", "retry_after_s"):
+        for name in ("latency_s", "capacity", "timeout_sleep_s", "retry_after_s", "reject_response_format"):
             if name in body:
                 setattr(state, name, body[name])
         if "faults" in body:
@@ -361,6 +372,7 @@ class LLMTestServer:
         embedding_dim: int = 384,
         responder: Responder | None = None,
         port: int = 0,
+        reject_response_format: bool = False,
     ) -> None:
         self.state = _State(
             latency_s=latency_s,
@@ -372,6 +384,7 @@ class LLMTestServer:
             api_key=api_key,
             embedding_dim=embedding_dim,
             responder=responder,
+            reject_response_format=reject_response_format,
         )
         self._port = port
         self.port: int | None = None

@@ -459,9 +459,26 @@ class LLMClient:
             attempt += 1
             epoch = await limiter.acquire()
             try:
+                # prepared for response_format, which the server has refused since: the schema goes in
+                # the prompt (checked after the wait for a slot: no refusal comes between this and sending)
+                if (
+                    item.request.json_schema is not None
+                    and item.send is item.request
+                    and not self.provider.native_json_schema
+                ):
+                    item.send = self._prepare(item.request)
                 completion = await self.provider.acomplete(item.send, item.params)
             except ProviderError as exc:
                 await limiter.release(epoch, "overload" if exc.overload else "neutral")
+                if exc.schema_unsupported and self.provider.native_json_schema:
+                    self._schema_refused(exc)
+                    attempt -= 1  # the server said no to the format, not to the request: ask again at once
+                    continue
+                if exc.schema_unsupported and item.send is item.request:
+                    attempt -= (
+                        1  # another request saw the refusal first; this one goes again with instructions
+                    )
+                    continue
                 if exc.retryable and attempt <= self.max_retries:
                     delay = backoff_delay(
                         attempt,
@@ -484,6 +501,17 @@ class LLMClient:
                 return self._store(item, err, attempt, time.monotonic() - started, writer)
             await limiter.release(epoch, "success")
             return self._store(item, completion, attempt, time.monotonic() - started, writer)
+
+    def _schema_refused(self, exc: ProviderError) -> None:
+        """The server refused ``response_format``: from now on the schema goes into the prompt
+        (``json_schema: false``), for this and every later request of this client."""
+        self.provider.native_json_schema = False
+        warn = getattr(self.logger, "warning", self.logger.info)
+        warn(
+            f"{self.role}: {redact(exc.message, self._secrets())[:300]}. Asking with the schema in the prompt "
+            f"instead (answers are parsed and repaired as usual); set {self.role}.json_schema: false in "
+            "corpus.yaml to skip the first try."
+        )
 
     # -- structured output ------------------------------------------------------------------------------
 

@@ -168,6 +168,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         overload: bool = False,
         status: int | None = None,
+        schema_unsupported: bool = False,
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -176,6 +177,8 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.overload = overload  # 429 / timeout: the limiter should back off
         self.status = status
+        # the server refused the JSON schema in the request (response_format): ask with instructions
+        self.schema_unsupported = schema_unsupported
 
 
 class ProviderUnavailable(RuntimeError):

@@ -44,10 +44,10 @@ def test_estimate_when_the_server_reports_no_usage(server_factory) -> None:
 
     original = openai_mod.OpenAIProvider._parse
 
-    def no_usage(self, request, status, headers, raw):
+    def no_usage(self, request, status, headers, raw, **kwargs):
         data = _json.loads(raw)
         data.pop("usage", None)
-        return original(self, request, status, headers, _json.dumps(data).encode())
+        return original(self, request, status, headers, _json.dumps(data).encode(), **kwargs)
 
     openai_mod.OpenAIProvider._parse = no_usage
     try:

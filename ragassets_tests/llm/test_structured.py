@@ -112,3 +112,47 @@ def test_transport_failures_pass_through_structured(server_factory) -> None:
     client = openai_client(srv.base_url, max_retries=0)
     (res,) = client.generate_structured([LLMRequest.chat("x")], Verdict)
     assert res.error == "server_error" and res.raw is None
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        self.warnings.append(msg)
+
+
+def test_a_server_refusing_response_format_gets_the_schema_in_the_prompt(server_factory) -> None:
+    srv = server_factory(responder=lambda body: '{"keep": true, "score": 0.9}', reject_response_format=True)
+    log = _Log()
+    client = openai_client(srv.base_url, max_concurrency=4, logger=log)
+    results = client.generate_structured([LLMRequest.chat(f"judge {i}") for i in range(12)], Verdict)
+    assert all(r.ok and r.value.keep for r in results), [r.error_detail for r in results if not r.ok]
+    assert client.provider.native_json_schema is False
+    bodies = srv.bodies()
+    refused = [b for b in bodies if "response_format" in b]
+    assert 1 <= len(refused) <= 4  # only what was in flight when the first refusal came back
+    answered = [b for b in bodies if "response_format" not in b]
+    assert len(answered) == 12 and all("JSON schema" in b["messages"][-1]["content"] for b in answered)
+    assert len(log.warnings) == 1 and "json_schema: false" in log.warnings[0]
+    assert not client.last_stats.failures
+
+
+def test_other_client_errors_are_not_taken_for_a_schema_refusal() -> None:
+    from ragassets.llm.providers.openai import OpenAIProvider
+    from ragassets.llm.types import ProviderError
+
+    provider = OpenAIProvider("m", "http://127.0.0.1:9/v1")
+    req = LLMRequest.chat("x", json_schema=Verdict.model_json_schema())
+    with pytest.raises(ProviderError) as refused:
+        provider._parse(req, 422, {}, b'{"error": "response_format: unknown variant `json_schema`"}')
+    assert refused.value.schema_unsupported
+    with pytest.raises(ProviderError) as other:
+        provider._parse(req, 404, {}, b'{"error": "model m not found"}')
+    assert not other.value.schema_unsupported and other.value.reason == "client_error"
+    with pytest.raises(ProviderError) as bad:
+        provider._parse(req, 400, {}, b'{"error": "max_tokens is too large"}')
+    assert not bad.value.schema_unsupported

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from typing import Any
 
@@ -75,7 +76,9 @@ class OpenAIProvider(Provider):
 
         if self._session is not None and not self._session.closed:
             return
-        connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl_context(), keepalive_timeout=30, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit=0, ssl=self._ssl_context(), keepalive_timeout=30, enable_cleanup_closed=True
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
@@ -119,7 +122,9 @@ class OpenAIProvider(Provider):
 
         if self._session is None or self._session.closed:
             await self.astart()
-        data = json.dumps(self.payload(request, params), ensure_ascii=False).encode("utf-8")
+        body = self.payload(request, params)
+        schema_sent = "response_format" in body
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             # one bound on the whole exchange, so a server that trickles bytes cannot hold a slot forever
             async with asyncio.timeout(self.timeout_s):
@@ -133,7 +138,11 @@ class OpenAIProvider(Provider):
                 retryable=True,
                 overload=True,
             ) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientResponseError,
+        ) as exc:
             raise ProviderError(
                 "malformed_response",
                 redact(f"the server broke off the response: {type(exc).__name__}: {exc}", self.secrets),
@@ -145,9 +154,15 @@ class OpenAIProvider(Provider):
                 redact(f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}", self.secrets),
                 retryable=True,
             ) from None
-        return self._parse(request, status, headers, raw)
+        return self._parse(request, status, headers, raw, schema_sent=schema_sent)
 
-    def _parse(self, request: LLMRequest, status: int, headers: Any, raw: bytes) -> Completion:
+    def _parse(
+        self, request: LLMRequest, status: int, headers: Any, raw: bytes, *, schema_sent: bool | None = None
+    ) -> Completion:
+        """The completion in a response, or the ProviderError it amounts to. ``schema_sent``: whether
+        this request carried ``response_format`` (default: whether the provider sends it now)."""
+        if schema_sent is None:
+            schema_sent = request.json_schema is not None and self.native_json_schema
         snippet = redact(raw[:300].decode("utf-8", "replace"), self.secrets)
         if status == 429:
             raise ProviderError(
@@ -171,6 +186,14 @@ class OpenAIProvider(Provider):
                 status=status,
             )
         if status >= 400:
+            if status in (400, 422) and schema_sent and _SCHEMA_REFUSAL.search(snippet):
+                raise ProviderError(
+                    "client_error",
+                    f"HTTP {status}: the server does not take response_format with a JSON schema: {snippet}",
+                    retryable=False,
+                    status=status,
+                    schema_unsupported=True,
+                )
             hint = " (check api_key_env)" if status in (401, 403) else ""
             raise ProviderError(
                 "client_error",
@@ -199,6 +222,11 @@ class OpenAIProvider(Provider):
         else:
             u = self.usage_fallback(request, text)
         return Completion(text=text, usage=u, finish_reason=choice.get("finish_reason"))
+
+
+# how servers word a refused response_format (TGI: "unknown variant `json_schema`", OpenAI: "'response_format'
+# of type 'json_schema' is not supported with this model", llama.cpp/Ollama: "response_format ... not supported")
+_SCHEMA_REFUSAL = re.compile(r"response_format|json_schema|guided_json", re.IGNORECASE)
 
 
 def _schema_name(request: LLMRequest) -> str:
