@@ -253,6 +253,12 @@ def _make_app(state: _State) -> web.Application:
             content = state.responder(body)
             if fault == "bad_json":
                 content = 'Sure! Here is the JSON you asked for: {"oops": ' + content[:20]
+            # like a real server, stop at max_tokens (a token is a word here) and say so
+            finish_reason = "stop"
+            max_tokens = body.get("max_tokens")
+            if isinstance(max_tokens, int) and len(content.split()) > max_tokens:
+                content = " ".join(content.split()[:max_tokens])
+                finish_reason = "length"
             messages = body.get("messages") or []
             payload = {
                 "id": f"chatcmpl-{key}",
@@ -263,7 +269,7 @@ def _make_app(state: _State) -> web.Application:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
+                        "finish_reason": finish_reason,
                     }
                 ],
                 "usage": {

@@ -72,7 +72,7 @@ STATUSES = (
     "dedup",  # every question duplicated an earlier one
     "filtered_and_dedup",  # some filtered, the rest duplicates
 )
-PARSE_ERRORS = frozenset({"parse_error", "schema_mismatch"})
+PARSE_ERRORS = frozenset({"parse_error", "schema_mismatch", "truncated"})
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 

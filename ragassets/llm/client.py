@@ -530,6 +530,9 @@ class LLMClient:
         validate is asked again with the error appended, up to ``max_repairs`` times (default:
         the client's). What still fails comes back with ``error`` = ``parse_error`` or
         ``schema_mismatch`` (or the transport failure) and the raw text, and is counted in stats.
+        An answer cut off at ``max_tokens`` (``finish_reason == "length"``) that does not parse is not
+        repaired (the same limit would cut it again): ``error`` = ``truncated``, with the advice to
+        raise ``max_tokens``.
         """
         repairs_left = self.max_repairs if max_repairs is None else max_repairs
         schema = model.model_json_schema()
@@ -565,6 +568,22 @@ class LLMClient:
                 try:
                     value = parse_structured(res.text or "", model)
                 except StructuredParseError as exc:
+                    if res.finish_reason == "length":
+                        # cut off by max_tokens: asking again with the same limit gets the same cut
+                        limit = (req.params or self.defaults).max_tokens
+                        out[i] = StructuredResult(
+                            value=None,
+                            raw=res.text,
+                            error="truncated",
+                            error_detail=(
+                                f"the answer stopped at max_tokens ({limit}) before its JSON was complete "
+                                f"({exc.message}); raise {self.role}.max_tokens in corpus.yaml"
+                            ),
+                            **base,
+                        )
+                        self.stats.record_structured_failure("truncated")
+                        merged.record_structured_failure("truncated")
+                        continue
                     if round_no < repairs_left:
                         retry.append(
                             (

@@ -130,6 +130,7 @@ FailureReason = Literal[
     "client_error",  # 4xx other than 429: the request itself is wrong (bad model name, auth, ...)
     "provider_error",  # an in-process engine raised
     "empty_output",  # the model returned no text
+    "truncated",  # structured output: the answer stopped at max_tokens before its JSON was complete
     "parse_error",  # structured output: not JSON even after repair attempts
     "schema_mismatch",  # structured output: JSON, but not matching the model, after repair attempts
 ]

@@ -156,3 +156,20 @@ def test_other_client_errors_are_not_taken_for_a_schema_refusal() -> None:
     with pytest.raises(ProviderError) as bad:
         provider._parse(req, 400, {}, b'{"error": "max_tokens is too large"}')
     assert not bad.value.schema_unsupported
+
+
+def test_an_answer_cut_at_max_tokens_is_reported_as_truncated_not_repaired(server_factory) -> None:
+    from ragassets.llm import SamplingParams
+
+    long_json = '{"keep": true, "score": 0.5, "note": "' + "word " * 50 + '"}'
+    srv = server_factory(responder=lambda body: long_json)
+    client = openai_client(srv.base_url, defaults=SamplingParams(max_tokens=20))
+    (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
+    assert res.error == "truncated" and "max_tokens (20)" in res.error_detail and "llm.max_tokens" in res.error_detail
+    assert res.raw and len(res.raw.split()) == 20 and res.repairs == 0
+    assert srv.stats()["chat_requests"] == 1  # no repair round: the same limit would cut it again
+    assert client.last_stats.failures == {"truncated": 1}
+    # with room for the answer it parses
+    roomy = openai_client(srv.base_url, defaults=SamplingParams(max_tokens=200))
+    (ok,) = roomy.generate_structured([LLMRequest.chat("judge")], Verdict)
+    assert ok.ok and ok.value.keep
