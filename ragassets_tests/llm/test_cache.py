@@ -79,10 +79,18 @@ import sys
 from ragassets.llm import ResponseCache
 path, tag, start, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cache = ResponseCache(path)
+batch = []
 for i in range(start, stop):
-    cache.put(f"key-{i}", provider="p", model="m", text=f"{tag}-{i}")
+    if i % 3 == 0:  # one transaction per answer
+        cache.put(f"key-{i}", provider="p", model="m", text=f"{tag}-{i}")
+    else:  # group commits, as a concurrent run writes them
+        batch.append({"key": f"key-{i}", "provider": "p", "model": "m", "text": f"{tag}-{i}"})
+        if len(batch) == 7:
+            cache.put_many(batch)
+            batch = []
     if i % 50 == 0:
         cache.get_many([f"key-{j}" for j in range(start, i)])
+cache.put_many(batch)
 """
 
 
