@@ -170,7 +170,7 @@ def main() -> None:
 
     md = f"""## chunks: Apollo 13 mission report (`bench/bench_chunks.py`)
 
-{len(text):,} characters, {counter.count(text):,} MiniLM tokens. Defaults: chunk_size {sizing['chunk_size']}, overlap {sizing['chunk_overlap']}, window {window} tokens; embedder all-MiniLM-L6-v2 on CPU (torch), batch 64. Timings: best of {args.repeat}, stage and embedding-alone runs alternating.
+{len(text):,} characters, {counter.count(text):,} MiniLM tokens. Defaults: chunk_size {sizing['chunk_size']}, overlap {sizing['chunk_overlap']}, window {window} tokens; embedder all-MiniLM-L6-v2 on CPU (torch), batch {embedder.batch_size}. Timings: best of {args.repeat}, stage and embedding-alone runs alternating.
 
 **Cost.** Target: (chunks + index) / embedding alone <= 1.2.
 

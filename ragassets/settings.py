@@ -149,7 +149,12 @@ class EmbedderSettings(_Block):
     model: str | None = Field(None, description="Model path or name; default depends on the provider.")
     base_url: str | None = Field(None, description="openai: the server's /v1 URL; nomic: API URL override.")
     api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
-    batch_size: int = Field(64, gt=0)
+    batch_size: int | None = Field(
+        None,
+        gt=0,
+        description="Texts per forward pass (local models) or per request (remote). Unset: 16 for a local "
+        "model on CPU (less padding: about 1.4x faster than 64 with MiniLM on 2 cores), 64 otherwise.",
+    )
     device: str = Field("cpu", description="sentence-transformers device: cpu, cuda, cuda:1, mps.")
     document_prefix: str | None = Field(None, description="Text put before each chunk (None: the model's own).")
     query_prefix: str | None = Field(None, description="Text put before each query (None: the model's own).")

@@ -45,6 +45,13 @@ NOMIC_LOCAL_FILES = {
 }
 
 
+def local_batch_size(device: str) -> int:
+    """Forward-pass batch of a local model: small on CPU, where padding a batch to its longest text
+    costs more than the batch saves (MiniLM on 2 cores: 30 chunks/s at 16, 21 at 64), larger on an
+    accelerator."""
+    return 16 if device == "cpu" else 64
+
+
 class EmbedderError(RuntimeError):
     """An embedding provider failed; the message says what to check or change."""
 
@@ -100,6 +107,10 @@ class Embedder(ABC):
         """True when a query and a document with the same text get the same vector (no task prefixes)."""
         return self.document_prefix == self.query_prefix
 
+    def _group_size(self) -> int:
+        """Texts per ``_embed_batch`` call: one request for remote providers."""
+        return self.batch_size
+
     @abstractmethod
     def _embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
         """Embeddings of one batch; ``kind`` is 'document' or 'query'."""
@@ -108,9 +119,8 @@ class Embedder(ABC):
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [
-            self._embed_batch(texts[i : i + self.batch_size], kind) for i in range(0, len(texts), self.batch_size)
-        ]
+        step = self._group_size()
+        parts = [self._embed_batch(texts[i : i + step], kind) for i in range(0, len(texts), step)]
         out = normalize_rows(np.concatenate(parts, axis=0))
         if out.shape != (len(texts), self.dim):
             raise EmbedderError(
@@ -180,7 +190,7 @@ class SentenceTransformerEmbedder(Embedder):
         path: str | os.PathLike,
         *,
         model_name: str | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         device: str = "cpu",
         document_prefix: str | None = None,
         query_prefix: str | None = None,
@@ -193,7 +203,7 @@ class SentenceTransformerEmbedder(Embedder):
             )
         self.path = p.resolve()
         self.model = model_name or str(self.path)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or local_batch_size(device)
         self.device = device
         nomic = "nomic" in self.model.lower()
         self.document_prefix = document_prefix if document_prefix is not None else (NOMIC_DOCUMENT_PREFIX if nomic else "")
@@ -248,6 +258,11 @@ class SentenceTransformerEmbedder(Embedder):
                 stamp.append(f"{f.relative_to(self.path)}:{st.st_size}:{st.st_mtime_ns}")
         return hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:16]
 
+    def _group_size(self) -> int:
+        # sentence-transformers sorts the texts of one encode() call by length before it batches
+        # them: the more texts per call, the less padding in each forward pass of batch_size
+        return max(self.batch_size, 1024)
+
     def _embed_batch(self, texts: list[str], kind: str) -> np.ndarray:
         prefix = self.document_prefix if kind == "document" else self.query_prefix
         return self.st_model.encode(
@@ -286,7 +301,7 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
 
     provider = "minilm"
 
-    def __init__(self, *, batch_size: int = 64, device: str = "cpu"):
+    def __init__(self, *, batch_size: int | None = None, device: str = "cpu"):
         super().__init__(minilm_model_path(), model_name=MINILM_MODEL, batch_size=batch_size, device=device)
 
     @property
@@ -610,7 +625,7 @@ def build_embedder(settings: Any, **overrides: Any) -> Embedder:
             api_key_env=s.api_key_env,
             base_url=s.base_url,
             dimensionality=s.dimensions,
-            batch_size=s.batch_size,
+            batch_size=s.batch_size or 64,
             timeout_s=s.timeout_s,
             max_retries=s.max_retries,
             **overrides,
@@ -622,7 +637,7 @@ def build_embedder(settings: Any, **overrides: Any) -> Embedder:
             api_key_env=s.api_key_env,
             dimensions=s.dimensions,
             max_tokens=s.max_input_tokens,
-            batch_size=s.batch_size,
+            batch_size=s.batch_size or 64,
             timeout_s=s.timeout_s,
             max_retries=s.max_retries,
             document_prefix=s.document_prefix or "",

@@ -32,7 +32,7 @@ class EmbedderResource(dg.ConfigurableResource):
     base_url: str | None = None
     api_key_env: str | None = None
     device: str = "cpu"
-    batch_size: int = 64
+    batch_size: int | None = None  # unset: 16 for a local model on CPU, 64 otherwise
     cache_path: str | None = None
 
     def effective_settings(self, settings: Settings | EmbedderSettings | None = None) -> EmbedderSettings:

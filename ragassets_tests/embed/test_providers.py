@@ -278,3 +278,25 @@ def test_spec_round_trip_for_local_models(minilm):
     st = SentenceTransformerEmbedder(minilm_model_path(), query_prefix="q: ")
     again = embedder_from_spec(st.spec())
     assert again.query_prefix == "q: " and again.model == st.model
+
+
+def test_local_models_batch_small_on_cpu_and_encode_many_texts_per_call(monkeypatch):
+    from ragassets.settings import EmbedderSettings
+
+    assert P.build_embedder(EmbedderSettings()).batch_size == 16  # minilm on cpu
+    assert P.build_embedder(EmbedderSettings(batch_size=48)).batch_size == 48
+    assert P.MiniLMEmbedder(device="cuda").batch_size == 64
+    remote = P.build_embedder(EmbedderSettings(provider="openai", base_url="http://127.0.0.1:9/v1", model="m"))
+    assert remote.batch_size == 64  # texts per request
+    # one encode() call gets many texts, so sentence-transformers can sort them by length across
+    # all of them; each forward pass still takes batch_size
+    emb = P.MiniLMEmbedder()
+    calls = []
+
+    def fake_encode(texts, batch_size, **kwargs):
+        calls.append((len(texts), batch_size))
+        return np.ones((len(texts), P.MINILM_DIM), dtype=np.float32)
+
+    monkeypatch.setattr(type(emb.st_model), "encode", lambda self, texts, **kw: fake_encode(texts, **kw))
+    emb.embed_documents([f"text {i}" for i in range(300)])
+    assert calls == [(300, 16)]
