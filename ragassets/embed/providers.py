@@ -166,7 +166,10 @@ def _load_sentence_transformer(path: str, device: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    # a "Loading weights" progress bar per load would land in every run's stderr log
+    hf_logging.disable_progress_bar()
     try:
         return SentenceTransformer(path, device=device, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - sentence-transformers raises OSError/ValueError/HF errors alike
