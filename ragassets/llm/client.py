@@ -475,9 +475,8 @@ class LLMClient:
                     attempt -= 1  # the server said no to the format, not to the request: ask again at once
                     continue
                 if exc.schema_unsupported and item.send is item.request:
-                    attempt -= (
-                        1  # another request saw the refusal first; this one goes again with instructions
-                    )
+                    # another request saw the refusal first; this one goes again with the schema in the prompt
+                    attempt -= 1
                     continue
                 if exc.retryable and attempt <= self.max_retries:
                     delay = backoff_delay(
