@@ -150,7 +150,7 @@ class GroupCommitWriter:
         try:
             self.written += self.cache.put_many(rows)
             self.commits += 1
-        except BaseException as exc:  # noqa: BLE001 - kept and raised by close()/put()
+        except Exception as exc:  # noqa: BLE001 - kept and raised by close()/put()
             self._error = self._error or exc
 
     def close(self) -> None:
