@@ -185,8 +185,8 @@ def self_retrieval(
     """Search a sample of chunks by their own text; the share found at rank 1 is the ``rate``.
 
     A chunk whose text appears more than once in the corpus counts as found when rank 1 is any chunk
-    with the same text (whitespace aside, see :func:`same_text_groups`). A low rate means the index and the table disagree (ids shifted, a stale
-    index) or the embedder cannot tell chunks apart.
+    with the same text (whitespace aside, see :func:`same_text_groups`). A low rate means the index
+    and the table disagree (ids shifted, a stale index) or the embedder cannot tell chunks apart.
 
     With ``cache`` and a symmetric embedder (a query gets the same vector as a document of the same
     text, e.g. MiniLM), the query vectors are the cached vectors of those texts: the same numbers a
