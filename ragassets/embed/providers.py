@@ -45,6 +45,9 @@ NOMIC_LOCAL_FILES = {
 }
 
 
+REMOTE_BATCH_SIZE = 64  # texts per request to an embedding API, unless embedder.batch_size says otherwise
+
+
 def local_batch_size(device: str) -> int:
     """Forward-pass batch of a local model: small on CPU, where padding a batch to its longest text
     costs more than the batch saves (MiniLM on 2 cores: 30 chunks/s at 16, 21 at 64), larger on an
@@ -628,7 +631,7 @@ def build_embedder(settings: Any, **overrides: Any) -> Embedder:
             api_key_env=s.api_key_env,
             base_url=s.base_url,
             dimensionality=s.dimensions,
-            batch_size=s.batch_size or 64,
+            batch_size=s.batch_size or REMOTE_BATCH_SIZE,
             timeout_s=s.timeout_s,
             max_retries=s.max_retries,
             **overrides,
@@ -640,7 +643,7 @@ def build_embedder(settings: Any, **overrides: Any) -> Embedder:
             api_key_env=s.api_key_env,
             dimensions=s.dimensions,
             max_tokens=s.max_input_tokens,
-            batch_size=s.batch_size or 64,
+            batch_size=s.batch_size or REMOTE_BATCH_SIZE,
             timeout_s=s.timeout_s,
             max_retries=s.max_retries,
             document_prefix=s.document_prefix or "",
