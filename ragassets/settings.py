@@ -335,6 +335,102 @@ class QuestionsSettings(_StageLlm):
         return {k: v[k] / total for k in DIFFICULTIES if v.get(k, 0) > 0}
 
 
+class ConversationsSettings(_StageLlm):
+    """Multi-turn conversations grounded in a chunk and its related chunks (``conversations``)."""
+
+    min_turns: int = Field(2, ge=1, le=10, description="Fewest user/assistant exchanges; shorter answers are dropped.")
+    max_turns: int = Field(4, ge=1, le=10, description="Most exchanges; each chunk is asked for a number in between.")
+    max_chunks: int = Field(
+        3, ge=1, le=5, description="Chunks a conversation is grounded in: the chunk plus related ones from chunk_index."
+    )
+    related_min_cosine: float = Field(
+        0.5, ge=-1.0, le=1.0, description="A neighbour in chunk_index is related when its cosine is at least this."
+    )
+    min_chunk_words: int = Field(12, ge=0, description="Chunks with fewer words get no conversation.")
+    max_repairs: int | None = Field(
+        None, ge=0, description="Re-asks with the parse error when the JSON is bad (None: llm.max_repairs)."
+    )
+    seed: int = Field(0, description="Seed of the number of exchanges asked per chunk.")
+
+    @model_validator(mode="after")
+    def _ordered_turns(self) -> ConversationsSettings:
+        if self.min_turns > self.max_turns:
+            raise ValueError(f"min_turns ({self.min_turns}) must not be above max_turns ({self.max_turns})")
+        return self
+
+
+DEFAULT_RAG_PROMPTS = [
+    "You are a helpful assistant. Below is information retrieved for the user's question; it may or may not be "
+    "relevant. Use it when it answers the question, and answer from your own knowledge when it does not.\n\n{data}",
+    "You answer questions about documents. Retrieved passages follow. Rely on them when they are relevant; if they "
+    "do not cover the question, say what you know without pretending they do.\n\n{data}",
+    "Retrieved context (possibly irrelevant):\n\n{data}\n\nAnswer the user's questions accurately and concisely.",
+]
+
+
+class RagSettings(_StageLlm):
+    """RAG training data (``chunk_suitability``, ``rag_prepared``, ``rag_conversations``), augmentoolkit-style."""
+
+    skip_filter_chunks: bool = Field(False, description="Keep every chunk without asking small_llm.")
+    rag_failure_percentage: float = Field(
+        0.4, ge=0.0, le=1.0, description="Probability that an item's simulated retrieval misses its chunk."
+    )
+    rag_max_chunks: int = Field(3, ge=1, le=20, description="Most chunks a simulated retrieval shows (n in 1..this).")
+    distractors: Literal["random", "hard_negative"] = Field(
+        "hard_negative",
+        description="Other chunks shown: random ones, or the nearest in chunk_index that are not the chunk or its "
+        "previous/next chunk.",
+    )
+    final_assistant_prompts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RAG_PROMPTS),
+        min_length=1,
+        description="System prompts, one picked at random per line; {data} is replaced by the retrieved chunks.",
+    )
+    system_format: str | None = Field(
+        None, description="Jinja template of the system turn ({{ system }}); None: the base model's chat template."
+    )
+    user_format: str | None = Field(
+        None, description="Jinja template of a user turn ({{ user }}); None: the base model's chat template."
+    )
+    assistant_format: str | None = Field(
+        None, description="Jinja template of an assistant turn ({{ assistant }}); None: the base model's chat template."
+    )
+    bos: str | None = Field(
+        None, description="Text before the first turn; None: what the base model's chat template puts there."
+    )
+    num_items_per_group: int = Field(3, ge=1, le=50, description="Items per group; a group gives one line per item.")
+    seed: int = Field(0, description="Seed of the simulation, the grouping and the prompt choice.")
+    max_repairs: int | None = Field(
+        None, ge=0, description="Re-asks with the parse error when the JSON is bad (None: llm.max_repairs)."
+    )
+    failure_share_tolerance: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="Check: the failure share may differ from rag_failure_percentage by this much (or by 2.5 "
+        "standard errors of the item count, if more).",
+    )
+
+    @field_validator("final_assistant_prompts")
+    @classmethod
+    def _prompts_have_data(cls, v: list[str]) -> list[str]:
+        bad = [i for i, p in enumerate(v) if "{data}" not in p]
+        if bad:
+            raise ValueError(
+                f"every entry must contain the placeholder {{data}} (where the retrieved chunks go); "
+                f"{'entry' if len(bad) == 1 else 'entries'} {', '.join(map(str, bad))} (counting from 0) "
+                f"{'does' if len(bad) == 1 else 'do'} not"
+            )
+        return v
+
+    @field_validator("system_format", "user_format", "assistant_format")
+    @classmethod
+    def _valid_format(cls, v: str | None, info: Any) -> str | None:
+        if v is not None:
+            from ragassets.rag.chat_format import check_format_template
+
+            check_format_template(info.field_name, v)
+        return v
+
+
 class AlertsSettings(_Block):
     """Where alerts for failed asset checks and failed runs go (instance-wide, not per corpus).
 
@@ -408,6 +504,8 @@ class Settings(_Block):
     small_llm: LlmSettings = Field(default_factory=LlmSettings)
     paraphrase: ParaphraseSettings = Field(default_factory=ParaphraseSettings)
     questions: QuestionsSettings = Field(default_factory=QuestionsSettings)
+    conversations: ConversationsSettings = Field(default_factory=ConversationsSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
 
