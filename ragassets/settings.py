@@ -431,6 +431,85 @@ class RagSettings(_StageLlm):
         return v
 
 
+class JudgeSettings(_StageLlm):
+    """The LLM judge of question/answer pairs (``scored_qa``, on the ``small_llm`` role) and its verdicts."""
+
+    temperature: float | None = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the judge.")
+    pass_threshold: int = Field(8, ge=0, le=10, description="Overall score (0-10) at or above which a pair is PASS.")
+    review_threshold: int = Field(
+        6, ge=0, le=10, description="Overall score at or above which a pair below pass_threshold is NEEDS_REVIEW."
+    )
+    window: int = Field(1, ge=0, le=5, description="Neighbouring chunks on each side shown to the judge as context.")
+    max_repairs: int | None = Field(
+        None, ge=0, description="Re-asks with the parse error when the JSON is bad (None: llm.max_repairs)."
+    )
+    min_pass_rate: float = Field(0.5, ge=0.0, le=1.0, description="Check: PASS share below this warns.")
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> JudgeSettings:
+        if self.review_threshold > self.pass_threshold:
+            raise ValueError(
+                f"review_threshold ({self.review_threshold}) must not be above pass_threshold ({self.pass_threshold})"
+            )
+        return self
+
+
+DATASET_SOURCES = ("qa", "conversations", "rag_conversations")
+
+
+class DatasetsSettings(_Block):
+    """SFT datasets (``training_datasets``): threshold, sources, and the leak-free train/eval split."""
+
+    format_threshold: float = Field(
+        7.0, ge=0.0, le=10.0, description="Keep judged pairs with overall >= this (0 keeps every pair)."
+    )
+    include: list[str] = Field(
+        default_factory=lambda: list(DATASET_SOURCES),
+        description="Sources merged into the datasets: qa, conversations, rag_conversations.",
+    )
+    eval_share: float = Field(0.1, ge=0.0, lt=1.0, description="Share of examples held out for eval.")
+    split_by: Literal["chunk", "document"] = Field(
+        "chunk", description="Never the same chunk (or document) in both train and eval."
+    )
+    seed: int = Field(0, description="Seed of the split: the same seed and inputs give the same split.")
+
+    @field_validator("include")
+    @classmethod
+    def _known_sources(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in DATASET_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; use {', '.join(DATASET_SOURCES)}")
+        if not v:
+            raise ValueError("include needs at least one source")
+        return list(dict.fromkeys(v))
+
+
+class GrpoSettings(_Block):
+    """The GRPO dataset (``grpo_dataset``): qa and retrieval rows, and what counts as a bare answer."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["qa", "retrieval"], description="Row kinds: qa, retrieval.")
+    min_overall: float = Field(7.0, ge=0.0, le=10.0, description="qa rows from judged pairs with overall >= this.")
+    max_answer_words: int = Field(
+        24, ge=1, description="qa answers longer than this reveal reasoning: left out, and the check fails on them."
+    )
+    reasoning_markers: list[str] = Field(
+        default_factory=lambda: [
+            "step by step", "step 1", "first,", "second,", "then,", "next,", "finally,", "let's", "let me",
+            "because", "therefore", "thus", "hence", "since", "which means", "as a result", "consequently",
+            "so the answer",
+        ],
+        description="Phrases (whole words, any case) that mark reasoning in an answer.",
+    )
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: list[str]) -> list[str]:
+        unknown = [t for t in v if t not in ("qa", "retrieval")]
+        if unknown or not v:
+            raise ValueError(f"tasks must be a non-empty list of qa, retrieval; got {v}")
+        return list(dict.fromkeys(v))
+
+
 class AlertsSettings(_Block):
     """Where alerts for failed asset checks and failed runs go (instance-wide, not per corpus).
 
@@ -504,6 +583,9 @@ class Settings(_Block):
     small_llm: LlmSettings = Field(default_factory=LlmSettings)
     paraphrase: ParaphraseSettings = Field(default_factory=ParaphraseSettings)
     questions: QuestionsSettings = Field(default_factory=QuestionsSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    datasets: DatasetsSettings = Field(default_factory=DatasetsSettings)
+    grpo: GrpoSettings = Field(default_factory=GrpoSettings)
     conversations: ConversationsSettings = Field(default_factory=ConversationsSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)

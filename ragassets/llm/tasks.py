@@ -71,11 +71,20 @@ class ChunkVerdict(_Out):
 
 
 class JudgeVerdict(_Out):
-    relevance: int = Field(ge=1, le=5)
-    groundedness: int = Field(ge=1, le=5)
-    clarity: int = Field(ge=1, le=5)
-    overall: float = Field(ge=1.0, le=5.0)
-    rationale: str = ""
+    """The judge's rubric for one question/answer pair (see ragassets.judging.rubric).
+
+    Each criterion has a short reason written before its score, so the score follows the reason.
+    """
+
+    accuracy_reason: str = Field("", description="Is the answer correct and supported by the passage?")
+    accuracy: int = Field(ge=0, le=3, description="0 wrong or unsupported .. 3 fully correct and supported.")
+    relevance_reason: str = Field("", description="Is the question about the passage?")
+    relevance: int = Field(ge=0, le=2, description="0 off the passage .. 2 about its content.")
+    clarity_reason: str = Field("", description="Is the question clear, specific and self-contained?")
+    clarity: int = Field(ge=0, le=2, description="0 unclear or ambiguous .. 2 clear and self-contained.")
+    usefulness_reason: str = Field("", description="Would the pair teach a model something worth knowing?")
+    usefulness: int = Field(ge=0, le=3, description="0 trivial or useless .. 3 valuable for training.")
+    overall: int = Field(ge=0, le=10, description="Overall quality, 0 .. 10.")
 
 
 @dataclass(frozen=True)
