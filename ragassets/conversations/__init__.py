@@ -11,6 +11,7 @@ from ragassets.conversations.generate import (
     ConversationsRun,
     collect_conversations,
     conversation_requests,
+    generate_conversations,
     plan_conversations,
 )
 from ragassets.conversations.validate import conversation_problems, normalize_turns, unknown_chunk_ids
@@ -22,6 +23,7 @@ __all__ = [
     "collect_conversations",
     "conversation_problems",
     "conversation_requests",
+    "generate_conversations",
     "normalize_turns",
     "plan_conversations",
     "unknown_chunk_ids",

@@ -137,3 +137,23 @@ def collect_conversations(
         )
     run.table = pl.DataFrame(rows, schema=CONVERSATIONS_SCHEMA)
     return run
+
+
+def generate_conversations(
+    corpus: str,
+    chunks: pl.DataFrame,
+    neighbours: Any,
+    settings: Any,
+    client: Any,
+    prompts: Any,
+    params: Any = None,
+    max_repairs: int | None = None,
+) -> ConversationsRun:
+    """The whole flow for one corpus: related chunks from ``neighbours`` (a ChunkNeighbours), plans,
+    one structured request per chunk through ``client``, and the collected conversations."""
+    related = neighbours.related(chunks["chunk_id"].to_list(), settings.max_chunks - 1, settings.related_min_cosine) \
+        if settings.max_chunks > 1 and chunks.height else {}
+    plans = plan_conversations(chunks, related, settings)
+    requests = conversation_requests(plans, prompts, params)
+    results = client.generate_structured(requests, GeneratedConversation, max_repairs=max_repairs)
+    return collect_conversations(corpus, plans, results, settings.min_turns)

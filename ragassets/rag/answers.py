@@ -143,3 +143,43 @@ def scaffolding_report(table: pl.DataFrame, chunk_text: dict[str, str], limit: i
             if len(examples) < limit:
                 examples.append({"item_id": item_id, "found": found, "answer": answer[:300]})
     return bad, examples
+
+
+@dataclass
+class RagRun:
+    table: pl.DataFrame
+    batch: AnswerBatch
+
+    @property
+    def nothing_answered(self) -> bool:
+        return not self.batch.items and sum(self.batch.failures.values()) > 0
+
+
+def generate_rag_conversations(
+    corpus: str,
+    prepared: pl.DataFrame,
+    chunks: pl.DataFrame,
+    settings: Any,
+    fmt: ChatFormat,
+    client: Any,
+    prompts: Any,
+    params: Any = None,
+) -> RagRun:
+    """One ``rag_answer`` request per prepared item through ``client``, then the grouped lines
+    (``settings``: the ``rag`` block)."""
+    blocks = context_chunks(chunks)
+    named = {*prepared["chunk_id"].to_list(), *(c for ids in prepared["context_chunk_ids"].to_list() for c in ids)}
+    missing = sorted(named - set(blocks))
+    if missing:
+        raise ValueError(
+            f"rag_prepared names {len(missing)} chunk(s) not in chunks (e.g. {missing[0]}): it is older than the "
+            "chunks; rematerialize rag_prepared"
+        )
+    results = client.generate_structured(
+        answer_requests(prepared, blocks, prompts, params), RagAnswer, max_repairs=settings.max_repairs
+    )
+    batch = collect_answers(prepared, blocks, results)
+    table = rag_conversation_rows(
+        corpus, batch, fmt, settings.final_assistant_prompts, settings.num_items_per_group, settings.seed
+    )
+    return RagRun(table, batch)

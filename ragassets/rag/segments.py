@@ -136,7 +136,8 @@ def build_lines(
 
 
 def _strip_known(text: str, known: Sequence[str]) -> str:
-    for piece in sorted((k for k in known if k), key=len, reverse=True):
+    """``text`` without the quoted pieces that themselves hold placeholder-like text."""
+    for piece in sorted((k for k in known if k and any(p in k for p in PLACEHOLDERS)), key=len, reverse=True):
         text = text.replace(piece, " ")
     return text
 

@@ -84,3 +84,9 @@ def nothing_kept_message(table: pl.DataFrame) -> str:
         f"Reasons given: {counted}. Look at chunk_suitability (reason column), point small_llm at a model that "
         "judges better, or skip the filter with `rag: {skip_filter_chunks: true}` in corpus.yaml (or run config)."
     )
+
+
+def screen_chunks(corpus: str, chunks: pl.DataFrame, client: Any, prompts: Any, max_repairs: int | None = None) -> pl.DataFrame:
+    """Ask ``client`` (the small model) for a verdict on every chunk; the suitability table."""
+    results = client.generate_structured(suitability_requests(chunks, prompts), ChunkVerdict, max_repairs=max_repairs)
+    return collect_verdicts(corpus, chunks, results)

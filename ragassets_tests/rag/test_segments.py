@@ -152,6 +152,7 @@ def test_default_format_is_smollm2_chatml_with_empty_bos() -> None:
     assert own.bos == "<s>" and own.assistant("x") == "x</s>" and own.user("u").startswith("<|im_start|>user")
 
 
+@pytest.mark.slow  # reading the GGUF's metadata takes seconds
 def test_default_template_matches_the_gguf_of_the_default_base_model() -> None:
     import importlib.util
     from pathlib import Path
