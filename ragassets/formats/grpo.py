@@ -26,8 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from ragassets.generation.text import words
 from ragassets.storage import atomic_write_text, write_table
+from ragassets.text.words import words
 
 QA_SYSTEM = (
     "You answer questions about a private document collection. Think as much as you need, then end your reply "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ragassets.generation.text import normalize
+from ragassets.text.words import normalize
 
 EXACT = "normalised_duplicate"
 NEAR = "near_duplicate"

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragassets.generation.text import content_words, loose_words, normalize, sentences
+from ragassets.text.sentences import split_sentences
+from ragassets.text.words import content_words, loose_words, normalize
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
@@ -73,7 +74,7 @@ def grounding(
     todo = [i for i, ok in enumerate(grounded) if not ok and normalize(answers[i])]
     if embed is not None and todo:
         # embed each distinct text once: the failing answers and the sentences of their windows
-        sents = {i: sentences(contexts[i]) or [contexts[i]] for i in todo}
+        sents = {i: split_sentences(contexts[i]) or [contexts[i]] for i in todo}
         distinct = sorted({answers[i] for i in todo} | {s for ss in sents.values() for s in ss})
         vecs = embed(distinct)
         row = {t: k for k, t in enumerate(distinct)}

@@ -31,9 +31,9 @@ import polars as pl
 from ragassets.generation.dedup import DedupResult, dedup_questions
 from ragassets.generation.difficulty import assign_difficulties
 from ragassets.generation.ids import question_id
-from ragassets.generation.text import normalize, words
 from ragassets.generation.windows import ChunkWindow, build_windows
 from ragassets.llm import GeneratedQuestions, task_request
+from ragassets.text.words import normalize, words
 
 QUESTIONS_SCHEMA = {
     "corpus": pl.String,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from ragassets.text.sentences import CLOSERS, LATIN_END, WIDE_END, sentence_spans
 from ragassets.text.tokens import TokenCounter
 
 # --------------------------------------------------------------------------------------------------
@@ -181,76 +182,6 @@ def parse_blocks(text: str) -> list[Block]:
         blocks.append(Block("paragraph", starts[i], line_end(j)))
         i = j + 1
     return blocks
-
-
-# --------------------------------------------------------------------------------------------------
-# Sentences
-
-# Abbreviations after which a period does not end a sentence (compared lower-cased, without dots).
-ABBREVIATIONS = frozenset(
-    [
-        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "vs", "etc", "eg", "ie", "cf", "al",
-        "approx", "ca", "no", "nos", "vol", "fig", "figs", "eq", "eqs", "ref", "refs", "sec", "secs", "ch",
-        "chap", "pp", "p", "para", "art", "col", "cols", "dept", "est", "inc", "ltd", "co", "corp", "gen",
-        "gov", "lt", "sgt", "capt", "cmdr", "adm", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-        "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "univ", "min", "max",
-        "avg", "hr", "hrs", "deg", "lb", "lbs", "oz", "in", "yr", "yrs", "resp", "incl",
-    ]
-)
-_LATIN_END = ".!?…"
-_WIDE_END = "。！？｡؟۔।॥"
-_CLOSERS = "\"'”’)]»」』）"
-SENTENCE_END_RE = re.compile(rf"[{re.escape(_LATIN_END + _WIDE_END)}]+[{re.escape(_CLOSERS)}]*")
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) of ``text[start:end]``, in absolute offsets.
-
-    Rule-based and language-agnostic: a sentence ends at ``. ! ? …`` followed by whitespace and a
-    character that is not a lower-case letter (and not after a known abbreviation, an initial such as
-    "J." or a leading list number), or at the full-width and script-specific terminators of CJK,
-    Arabic/Urdu and Devanagari text (``。！？؟۔।``), which need no following space. Whitespace between
-    sentences belongs to neither. Chosen over spaCy's sentencizer, which splits after every period
-    ("Nov. 7", "Fig. 3"), and over model-based splitters, which need a download.
-    """
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    s = start
-    while s < end and text[s].isspace():
-        s += 1
-    for m in SENTENCE_END_RE.finditer(text, s, end):
-        me = m.end()
-        if me <= s:
-            continue
-        wide = any(c in _WIDE_END for c in m.group(0))
-        nxt = me
-        while nxt < end and text[nxt].isspace():
-            nxt += 1
-        if not wide:
-            if me < end and not text[me].isspace():
-                continue  # "3.5", "U.S.A", "e.g.,"
-            if nxt < end and text[nxt].islower():
-                continue
-            if m.group(0)[0] == "." and len(m.group(0).rstrip(_CLOSERS)) == 1:
-                ws = m.start()
-                while ws > s and not text[ws - 1].isspace():
-                    ws -= 1
-                word = text[ws : m.start()].replace(".", "").lower()
-                if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                    continue
-                if word.isdigit() and ws == s:
-                    continue  # "1. The first item"
-        if nxt >= end:
-            break
-        spans.append((s, me))
-        s = nxt
-    if s < end:
-        e = end
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,7 +360,7 @@ class Chunker:
         return self._sentence_units(text, b.start, b.end, budget, stats)
 
     def _sentence_units(self, text: str, start: int, end: int, budget: int, stats: ChunkStats) -> list[_Unit]:
-        spans = split_sentences(text, start, end)
+        spans = sentence_spans(text, start, end)
         counts = self.counter.count_many([text[s:e] for s, e in spans])
         out: list[_Unit] = []
         for (s, e), m in zip(spans, counts):
@@ -761,7 +692,7 @@ def coverage(text: str, spans: Iterable[tuple[int, int]]) -> float:
     return float((nonws & mask).sum()) / total
 
 
-_CLEAN_LAST = set(_LATIN_END + _WIDE_END + ":;>|`")
+_CLEAN_LAST = set(LATIN_END + WIDE_END + ":;>|`")
 _BLOCK_START_RE = re.compile(r"\s*\n\s*(?:\n|#{1,6}\s|[-*+•]\s|\d{1,9}[.)]\s|\||<|```|~~~)")
 
 
@@ -775,7 +706,7 @@ def ends_cleanly(text: str, end: int) -> bool:
     if not text[end:].strip():
         return True
     tail = text[:end].rstrip()
-    tail = tail.rstrip(_CLOSERS)
+    tail = tail.rstrip(CLOSERS)
     if tail and tail[-1] in _CLEAN_LAST:
         return True
     return bool(_BLOCK_START_RE.match(text, end))
