@@ -61,3 +61,15 @@ def corpus_fingerprint(corpus_path: Path) -> str:
                 continue
             h.update(f"{p.relative_to(corpus_path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+# --- problem sets (the reasoning group, issue 13): each folder data/problem_sets/<name>/ is a partition ---
+
+problem_set_partitions = dg.DynamicPartitionsDefinition(name="problem_set")
+
+
+def discover_problem_sets(root: Path | None = None) -> tuple[list[str], list[str]]:
+    """Folders under ``problem_sets/``: (valid names, rejected folder names); the corpus naming rule."""
+    from ragassets.reasoning.problem_sets import discover_problem_sets as discover
+
+    return discover(root)

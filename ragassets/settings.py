@@ -510,6 +510,60 @@ class GrpoSettings(_Block):
         return list(dict.fromkeys(v))
 
 
+class ReasoningSettings(_Block):
+    """The reasoning group (problem_set.yaml ``reasoning:``): sampling, verification, sandbox, SFT mix."""
+
+    samples_per_problem: int = Field(4, ge=1, le=64, description="Solutions sampled per problem (k of pass@k).")
+    max_problems_per_domain: int | None = Field(
+        None, ge=1, description="Use at most this many problems of each domain, spread over difficulties (None: all)."
+    )
+    math_temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature of math solutions.")
+    math_max_tokens: int = Field(512, gt=0, description="Longest math solution, in tokens.")
+    code_temperature: float = Field(0.8, ge=0.0, le=2.0, description="Sampling temperature of code solutions.")
+    code_max_tokens: int = Field(1024, gt=0, description="Longest code solution, in tokens.")
+    source: str | None = Field(
+        None, description="A dataset for datasets.load_dataset: a hub name (loaded only where the hub is reachable, "
+        "HF_HUB_OFFLINE=0) or a local builder such as json with source_data_files."
+    )
+    source_config: str | None = Field(None, description="The dataset's configuration name, if it has several.")
+    source_split: str = Field("test", description="The split to read.")
+    source_data_files: list[str] | None = Field(None, description="Files for a local builder (json, parquet).")
+    source_limit: int | None = Field(None, ge=1, description="Read at most this many rows of the source.")
+    math_timeout_s: int = Field(5, ge=1, le=120, description="Seconds math-verify may spend on one answer.")
+    numeric_tolerance: float = Field(1e-6, gt=0, le=0.1, description="Relative tolerance of numeric comparisons.")
+    max_tests_per_problem: int = Field(10, ge=1, description="Test cases run per code candidate (the first N).")
+    sandbox_isolation: Literal["auto", "namespaces", "rlimits"] = Field(
+        "auto", description="namespaces: user/mount/net/pid namespaces (error where refused); rlimits: rlimits + "
+        "Python audit hooks only; auto: namespaces where the machine allows them."
+    )
+    sandbox_cpu_s: int = Field(2, ge=1, le=600, description="CPU seconds per test case.")
+    sandbox_wall_s: float = Field(5.0, gt=0, le=600, description="Wall-clock seconds per test case.")
+    sandbox_memory_mb: int = Field(512, ge=64, description="Address-space limit per test case, MB.")
+    sandbox_file_mb: int = Field(8, ge=1, description="Largest file (and output) a test case may write, MB.")
+    sandbox_nproc: int = Field(32, ge=1, description="Most processes a test case may have at once.")
+    sandbox_workers: int | None = Field(None, ge=1, description="Candidates tested at once (None: CPU cores).")
+    min_pass_rate: float = Field(0.05, ge=0.0, le=1.0, description="Check: pass@1 of a domain below this warns.")
+    mix: dict[str, float] = Field(
+        default_factory=lambda: {"math": 0.5, "code": 0.5},
+        description="Share of math and code examples in reasoning_sft_dataset (normalised).",
+    )
+    balance_difficulty: bool = Field(True, description="Spread each domain's examples evenly over difficulties.")
+    max_solutions_per_problem: int = Field(2, ge=1, description="Verified solutions kept per problem for SFT.")
+    eval_share: float = Field(0.1, ge=0.0, lt=1.0, description="Share of problems held out for eval.")
+    seed: int = Field(0, description="Seed of the SFT selection and split.")
+
+    @field_validator("mix")
+    @classmethod
+    def _known_domains(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - {"math", "code"})
+        if unknown:
+            raise ValueError(f"unknown domain {', '.join(unknown)} in mix; use math and code")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("mix shares must not be negative and at least one must be positive")
+        total = sum(v.values())
+        return {k: v[k] / total for k in ("math", "code") if v.get(k, 0) > 0}
+
+
 class AlertsSettings(_Block):
     """Where alerts for failed asset checks and failed runs go (instance-wide, not per corpus).
 
@@ -588,6 +642,7 @@ class Settings(_Block):
     grpo: GrpoSettings = Field(default_factory=GrpoSettings)
     conversations: ConversationsSettings = Field(default_factory=ConversationsSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
+    reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
 

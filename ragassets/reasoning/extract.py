@@ -71,7 +71,7 @@ def _strip_wrapping(s: str) -> str:
     for _ in range(3):
         before = s
         s = s.strip().rstrip(".;,!").strip()
-        s = re.sub(r"^\*\*(.*)\*\*$", r"\1", s)
+        s = re.sub(r"^\*\*(.*)\*\*$", r"\1", s).strip("*").strip()
         s = re.sub(r"^\$+(.*?)\$+$", r"\1", s, flags=re.DOTALL)
         s = re.sub(r"^\\\((.*)\\\)$", r"\1", s, flags=re.DOTALL)
         s = re.sub(r"^\\\[(.*)\\\]$", r"\1", s, flags=re.DOTALL)

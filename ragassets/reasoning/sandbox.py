@@ -130,7 +130,7 @@ def probe_namespaces() -> tuple[bool, str]:
         return False, "the unshare command (util-linux) is not installed"
     try:
         proc = subprocess.run(
-            [exe, *UNSHARE_ARGS, "true"], capture_output=True, text=True, timeout=10, env={}
+            [exe, *UNSHARE_ARGS, "true"], capture_output=True, text=True, timeout=10, env={}, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"unshare failed: {exc}"
@@ -158,7 +158,7 @@ def resolve_isolation(isolation: Isolation = "auto") -> str:
 def isolation_report(isolation: Isolation = "auto") -> dict[str, object]:
     """What the sandbox does on this machine, for asset metadata."""
     mode = resolve_isolation(isolation)
-    ok, why = probe_namespaces()
+    _, why = probe_namespaces()
     if mode == "namespaces":
         return {
             "isolation": "namespaces",

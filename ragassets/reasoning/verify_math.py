@@ -126,7 +126,7 @@ class MathVerifier:
     """
 
     def __init__(self, timeout_s: int = 5, tolerance: float = 1e-6, workers: int = 2) -> None:
-        self.timeout_s = max(1, int(math.ceil(timeout_s)))
+        self.timeout_s = max(1, math.ceil(timeout_s))
         self.tolerance = tolerance
         self.workers = max(1, workers)
         self.mode = "main_thread" if _in_main_thread() else "worker_processes"
