@@ -201,8 +201,12 @@ class LlmSettings(_Block):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(1024, gt=0)
-    json_schema: bool | None = Field(
-        None, description="Send response_format with a JSON schema (default: true for openai)."
+    structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = Field(
+        "auto",
+        description="openai: how JSON answers are asked for. json_schema: response_format json_schema "
+        "(OpenAI, vLLM, Ollama); json_object: response_format json_object with a schema field "
+        "(llama.cpp's llama-server, llama-cpp-python), schema in the prompt too; prompt: schema in the "
+        "prompt only (TGI, others); auto: json_schema, then the next mode once if the server refuses.",
     )
     max_repairs: int = Field(2, ge=0, description="Re-asks with the parse error when JSON output is bad.")
     batch_size: int | None = Field(
@@ -212,6 +216,29 @@ class LlmSettings(_Block):
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vllm.LLM(...) arguments.")
     price_input_per_mtok: float = Field(0.0, ge=0.0, description="USD per million input tokens.")
     price_output_per_mtok: float = Field(0.0, ge=0.0, description="USD per million output tokens.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_json_schema(cls, data: Any) -> Any:
+        # ``json_schema: true|false`` was this setting before structured_output: false meant the schema
+        # in the prompt, true (the default) response_format with a fallback to the prompt
+        if not isinstance(data, dict) or "json_schema" not in data:
+            return data
+        data = dict(data)
+        legacy = data.pop("json_schema")
+        if legacy is None:
+            return data
+        if not isinstance(legacy, bool):
+            raise ValueError(f"json_schema (now structured_output) takes true or false, got {legacy!r}")  # noqa: TRY004 - pydantic reports ValueError
+        mapped = "auto" if legacy else "prompt"
+        given = data.get("structured_output")
+        if given is not None and given != mapped and not (legacy and given != "prompt"):
+            raise ValueError(
+                f"json_schema: {str(legacy).lower()} contradicts structured_output: {given}; json_schema is the "
+                "old name of structured_output: remove it and keep structured_output"
+            )
+        data.setdefault("structured_output", mapped)
+        return data
 
     @field_validator("api_key_env")
     @classmethod

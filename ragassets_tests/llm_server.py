@@ -7,8 +7,9 @@ It serves, on 127.0.0.1:
   same request always gets the same answer) with ``usage``; when the request asks for
   ``response_format`` with a JSON schema, the reply is JSON matching that schema;
 - ``POST /v1/embeddings``: deterministic unit vectors (``embedding_dim``, default 384) with usage;
-- ``GET /v1/models``; ``GET /stats`` (counters, see :class:`ServerStats`); ``POST /control``
-  (change latency, capacity, faults while running); ``POST /reset`` (zero the counters).
+- ``GET /v1/models``: the ``models`` it was given (404 without: a server that lacks the endpoint;
+  then it answers any model name); ``GET /stats`` (counters); ``POST /control`` (change latency,
+  capacity, faults, flavor while running); ``POST /reset`` (zero the counters).
 
 Behaviour knobs: ``latency_s`` per request; ``capacity``: requests in flight beyond it get 429 with
 ``Retry-After``; ``faults``: probabilities of injected failures on chat requests, by name:
@@ -22,9 +23,23 @@ Behaviour knobs: ``latency_s`` per request; ``capacity``: requests in flight bey
 ``bad_json``    HTTP 200, a valid envelope whose *content* is broken JSON (for repair loops)
 ==============  =====================================================================
 
-``api_key``: when set, requests without ``Authorization: Bearer <api_key>`` get 401.
-``reject_response_format``: chat requests carrying ``response_format`` get 422 in the words of a
-server that does not support JSON schemas (TGI's), as older llama.cpp, Ollama or TGI builds answer.
+``api_key``: when set, requests without ``Authorization: Bearer <api_key>`` get 401 (``/v1/models``
+too). ``models``: the names served; a chat request for another name gets 404 as from vLLM.
+
+``flavor``: how ``response_format`` and model names are taken, as by the servers people run:
+
+====================  ============================================================================
+``vllm`` (default)    ``json_schema`` and ``json_object`` (the latter: any JSON object; no schema)
+``openai``            the same
+``ollama``            the same; no key; ``/v1/models`` lists ``name:latest``, chat takes ``name``
+``llama-server``      ``json_schema``, and ``json_object`` with a ``schema`` field (enforced);
+                      ``/v1/models`` lists one model ``owned_by: llamacpp``; any model name answered
+``llama-cpp-python``  ``json_object`` with a ``schema`` field only; ``json_schema`` gets HTTP 500 with
+                      a validation error naming ``response_format.type``; any model name answered
+``tgi``               no ``response_format`` at all: 422 "unknown variant" (schema in the prompt)
+====================  ============================================================================
+
+``reject_response_format=True`` is the older name of ``flavor="tgi"``.
 
 Use in a test (a thread in the test process)::
 
@@ -61,6 +76,7 @@ import httpx
 from aiohttp import web
 
 FAULTS = ("500", "429", "timeout", "malformed", "truncated", "bad_json")
+FLAVORS = ("vllm", "openai", "ollama", "llama-server", "llama-cpp-python", "tgi")
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -108,14 +124,54 @@ def _schema_instance(schema: dict[str, Any], seed: str, defs: dict[str, Any] | N
     return None
 
 
-def default_responder(body: dict[str, Any]) -> str:
-    """Same body, same reply. JSON matching the schema when ``response_format`` asks for one."""
+def enforced_schema(body: dict[str, Any], flavor: str = "vllm") -> dict[str, Any] | None:
+    """The JSON schema the server would constrain its answer to, as ``flavor`` reads ``response_format``:
+    ``json_schema.schema`` everywhere; a ``json_object``'s ``schema`` field only on llama.cpp servers."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema":
+        return (fmt.get("json_schema") or {}).get("schema")
+    if fmt.get("type") == "json_object" and flavor in ("llama-server", "llama-cpp-python"):
+        return fmt.get("schema")
+    return None
+
+
+def default_responder(body: dict[str, Any], flavor: str = "vllm") -> str:
+    """Same body, same reply. JSON matching the schema when ``response_format`` enforces one, a JSON
+    object when it asks for ``json_object`` without a schema the server reads, else text."""
     key = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
-    fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt, dict) else None
+    schema = enforced_schema(body, flavor)
     if schema:
         return json.dumps(_schema_instance(schema, key))
+    if (body.get("response_format") or {}).get("type") == "json_object":
+        return json.dumps({"reply": key[:16]})
     return f"reply {key[:16]} to {len(body.get('messages') or [])} message(s)"
+
+
+def refuse_response_format(body: dict[str, Any], flavor: str) -> tuple[int, dict[str, Any]] | None:
+    """The (status, body) with which ``flavor`` refuses the request's ``response_format``, or None.
+    The bodies are worded as those servers word them."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    kind = fmt.get("type")
+    if flavor == "tgi":
+        message = (
+            "Failed to deserialize the JSON body into the target type: response_format: unknown variant "
+            f"`{kind}`, expected `json` or `regex` at line 1 column 120"
+        )
+        return 422, {"error": message, "error_type": "validation"}
+    if flavor == "llama-cpp-python" and kind not in ("text", "json_object"):
+        # its route handler turns a request validation error into HTTP 500
+        message = (
+            "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be "
+            f"'text' or 'json_object' [type=literal_error, input_value='{kind}', input_type=str]"
+        )
+        return 500, {
+            "error": {"message": message, "type": "internal_server_error", "param": None, "code": None}
+        }
+    return None
 
 
 def embed_text(text: str, dim: int) -> list[float]:
@@ -145,10 +201,14 @@ class _State:
         embedding_dim: int,
         responder: Responder | None,
         reject_response_format: bool = False,
+        flavor: str = "vllm",
+        models: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
+        if flavor not in FLAVORS:
+            raise ValueError(f"unknown flavor {flavor!r}; known: {', '.join(FLAVORS)}")
         self.latency_s = latency_s
         self.capacity = capacity
         self.faults = dict(faults)
@@ -157,9 +217,38 @@ class _State:
         self.retry_after_s = retry_after_s
         self.api_key = api_key
         self.embedding_dim = embedding_dim
-        self.responder = responder or default_responder
-        self.reject_response_format = reject_response_format
+        self.responder = responder
+        self.flavor = "tgi" if reject_response_format else flavor
+        self.models = list(models) if models is not None else None
         self.reset()
+
+    @property
+    def reject_response_format(self) -> bool:
+        return self.flavor == "tgi"
+
+    @reject_response_format.setter
+    def reject_response_format(self, value: bool) -> None:
+        self.flavor = "tgi" if value else "vllm"
+
+    def respond(self, body: dict[str, Any]) -> str:
+        return self.responder(body) if self.responder is not None else default_responder(body, self.flavor)
+
+    def listed_models(self) -> list[dict[str, Any]]:
+        """``/v1/models`` entries as ``flavor`` lists them."""
+        names = self.models or []
+        if self.flavor == "ollama":
+            names = [n if ":" in n else f"{n}:latest" for n in names]
+        owner = {"llama-server": "llamacpp", "llama-cpp-python": "me", "ollama": "library"}.get(
+            self.flavor, "vllm"
+        )
+        return [{"id": n, "object": "model", "owned_by": owner} for n in names]
+
+    def serves(self, model: Any) -> bool:
+        """Whether a chat request for ``model`` is answered (llama.cpp servers answer any name)."""
+        if self.models is None or self.flavor in ("llama-server", "llama-cpp-python"):
+            return True
+        ids = {m["id"] for m in self.listed_models()}
+        return model in ids or f"{model}:latest" in ids
 
     def reset(self) -> None:
         self.in_flight = 0
@@ -191,7 +280,13 @@ class _State:
             "keys": dict(self.keys),
             "ok_keys": dict(self.ok_keys),
             "auth_headers": sorted(self.auth_seen),
-            "config": {"latency_s": self.latency_s, "capacity": self.capacity, "faults": self.faults},
+            "config": {
+                "latency_s": self.latency_s,
+                "capacity": self.capacity,
+                "faults": self.faults,
+                "flavor": self.flavor,
+                "models": self.models,
+            },
         }
 
 
@@ -221,13 +316,16 @@ def _make_app(state: _State) -> web.Application:
             key = body_key(body)
             state.keys[key] += 1
             state.bodies.append(body)
-            if state.reject_response_format and "response_format" in body:
+            refusal = refuse_response_format(body, state.flavor)
+            if refusal is not None:
                 state.counters["response_format_refused"] += 1
-                message = (
-                    "Failed to deserialize the JSON body into the target type: response_format: unknown "
-                    "variant `json_schema`, expected `json` or `regex`"
+                return web.json_response(refusal[1], status=refusal[0])
+            if not state.serves(body.get("model")):
+                state.counters["model_not_found"] += 1
+                message = f"The model `{body.get('model')}` does not exist."
+                return web.json_response(
+                    {"object": "error", "message": message, "type": "NotFoundError", "code": 404}, status=404
                 )
-                return web.json_response({"error": message, "error_type": "validation"}, status=422)
             if state.capacity is not None and state.in_flight > state.capacity:
                 state.counters["capacity_429"] += 1
                 return web.json_response(
@@ -250,7 +348,7 @@ def _make_app(state: _State) -> web.Application:
                     status=429,
                     headers={"Retry-After": f"{state.retry_after_s:g}"},
                 )
-            content = state.responder(body)
+            content = state.respond(body)
             if fault == "bad_json":
                 content = 'Sure! Here is the JSON you asked for: {"oops": ' + content[:20]
             # like a real server, stop at max_tokens (a token is a word here) and say so
@@ -328,7 +426,13 @@ def _make_app(state: _State) -> web.Application:
         )
 
     async def models(request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+        state.counters["models_requests"] += 1
+        if state.models is None:
+            return web.json_response({"error": {"message": "Not Found"}}, status=404)
+        denied = check_auth(request)
+        if denied is not None:
+            return denied
+        return web.json_response({"object": "list", "data": state.listed_models()})
 
     async def stats(request: web.Request) -> web.Response:
         snap = state.snapshot()
@@ -338,7 +442,17 @@ def _make_app(state: _State) -> web.Application:
 
     async def control(request: web.Request) -> web.Response:
         body = await request.json()
-        for name in ("latency_s", "capacity", "timeout_sleep_s", "retry_after_s", "reject_response_format"):
+        if body.get("flavor", FLAVORS[0]) not in FLAVORS:
+            return web.json_response({"error": f"unknown flavor {body['flavor']!r}"}, status=400)
+        for name in (
+            "latency_s",
+            "capacity",
+            "timeout_sleep_s",
+            "retry_after_s",
+            "reject_response_format",
+            "flavor",
+            "models",
+        ):
             if name in body:
                 setattr(state, name, body[name])
         if "faults" in body:
@@ -379,6 +493,8 @@ class LLMTestServer:
         responder: Responder | None = None,
         port: int = 0,
         reject_response_format: bool = False,
+        flavor: str = "vllm",
+        models: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         self.state = _State(
             latency_s=latency_s,
@@ -391,6 +507,8 @@ class LLMTestServer:
             embedding_dim=embedding_dim,
             responder=responder,
             reject_response_format=reject_response_format,
+            flavor=flavor,
+            models=models,
         )
         self._port = port
         self.port: int | None = None
@@ -465,6 +583,8 @@ class LLMTestServer:
                     unknown = set(value) - set(FAULTS)
                     if unknown:
                         raise ValueError(f"unknown faults {sorted(unknown)}")
+                if name == "flavor" and value not in FLAVORS:
+                    raise ValueError(f"unknown flavor {value!r}; known: {', '.join(FLAVORS)}")
                 if not hasattr(self.state, name):
                     raise ValueError(f"unknown server setting {name!r}")
                 setattr(self.state, name, value)
@@ -480,8 +600,8 @@ class LLMTestServer:
         """The server in a child process; yields a handle with the same ``base_url``/``stats()``."""
         args = [sys.executable, "-m", "ragassets_tests.llm_server"]
         for name, value in options.items():
-            if name == "faults":
-                args += ["--faults", json.dumps(value)]
+            if name in ("faults", "models"):
+                args += [f"--{name}", json.dumps(value)]
             elif value is not None:
                 args += [f"--{name.removesuffix('_s').replace('_', '-')}", str(value)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -558,6 +678,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-after", type=float, default=0.05)
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--embedding-dim", type=int, default=384)
+    parser.add_argument("--flavor", choices=FLAVORS, default="vllm", help="which server to behave like")
+    parser.add_argument(
+        "--models", type=json.loads, default=None, help='JSON list of served names, e.g. ["m"]'
+    )
     args = parser.parse_args(argv)
     state = _State(
         latency_s=args.latency,
@@ -569,6 +693,8 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
         embedding_dim=args.embedding_dim,
         responder=None,
+        flavor=args.flavor,
+        models=args.models,
     )
 
     async def serve() -> None:

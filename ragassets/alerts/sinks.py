@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ragassets.alerts.model import Alert
+from ragassets.retrying import RetryPolicy, TransientError, is_transient_status, parse_retry_after
 
 
 class SinkError(RuntimeError):
@@ -95,7 +96,8 @@ class WebhookSink:
     """POSTs :func:`slack_payload` as JSON; retries timeouts, connection errors, 429 and 5xx.
 
     At most ``retries + 1`` attempts with exponential backoff (``backoff_s``, doubled, capped at
-    ``max_backoff_s``); a 4xx other than 429 is not retried (the request itself is wrong).
+    ``max_backoff_s``; a ``Retry-After`` header is honoured up to the same cap), through
+    ragassets.retrying; a 4xx other than 408/429 is not retried (the request itself is wrong).
     """
 
     name = "webhook"
@@ -121,25 +123,37 @@ class WebhookSink:
     def send(self, alert: Alert) -> None:
         payload = slack_payload(alert)
         where = redact_url(self.url)
-        last = "no attempt made"
+        policy = RetryPolicy(
+            max_retries=self.retries,
+            base_s=self.backoff_s,
+            cap_s=self.max_backoff_s,
+            jitter=False,
+            retry_after_cap_s=self.max_backoff_s,
+        )
+        attempts = 0
         with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self._sleep(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s))
-                try:
-                    response = client.post(self.url, json=payload)
-                except httpx.TimeoutException:
-                    last = f"timed out after {self.timeout_s:g}s"
-                    continue
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}".replace(self.url, where)
-                    continue
-                if response.status_code < 300:
-                    return
-                last = f"HTTP {response.status_code} {response.text[:200]!r}"
-                if response.status_code != 429 and response.status_code < 500:
-                    break
-        raise SinkError(f"webhook {where} failed after {attempt + 1} attempt(s): {last}")
+            try:
+                for attempt in policy.retrying(sleep=self._sleep):
+                    with attempt:
+                        attempts = attempt.retry_state.attempt_number
+                        self._post(client, payload, where)
+            except (TransientError, SinkError) as exc:
+                raise SinkError(f"webhook {where} failed after {attempts} attempt(s): {exc}") from None
+
+    def _post(self, client: httpx.Client, payload: dict, where: str) -> None:
+        """One POST; raises TransientError for what another try may fix, SinkError for the rest."""
+        try:
+            response = client.post(self.url, json=payload)
+        except httpx.TimeoutException:
+            raise TransientError(f"timed out after {self.timeout_s:g}s") from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}".replace(self.url, where)) from None
+        if response.status_code < 300:
+            return
+        last = f"HTTP {response.status_code} {response.text[:200]!r}"
+        if is_transient_status(response.status_code):
+            raise TransientError(last, retry_after=parse_retry_after(response.headers.get("retry-after")))
+        raise SinkError(last)
 
 
 class EmailSink:

@@ -31,6 +31,7 @@ import httpx
 import numpy as np
 
 from ragassets.embed.minilm import MINILM_DIM, MINILM_MODEL, minilm_model_path, minilm_version
+from ragassets.retrying import RetryPolicy, TransientError, is_transient_status, parse_retry_after
 
 NOMIC_DOCUMENT_PREFIX = "search_document: "
 NOMIC_QUERY_PREFIX = "search_query: "
@@ -350,34 +351,37 @@ def post_with_retries(
     """POST JSON; retry with exponential backoff on 429, 5xx and connection errors; JSON back.
 
     A 4xx other than 429 is not retried: it is a request or key problem that a retry cannot fix.
-    Errors name the URL and status, never the key.
+    A ``Retry-After`` header is honoured (at most 30 s). Errors name the URL and status, never the key.
     """
-    last = ""
-    for attempt in range(max_retries + 1):
-        try:
-            resp = client.post(url, json=payload, headers=headers)
-        except httpx.TransportError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        else:
-            if resp.status_code == 200:
+    policy = RetryPolicy(
+        max_retries=max_retries, base_s=backoff_s, cap_s=60.0, jitter=False, retry_after_cap_s=30.0
+    )
+    attempts = 0
+    try:
+        for attempt in policy.retrying(sleep=time.sleep):  # looked up per call: tests replace it
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
                 try:
-                    return resp.json()
-                except ValueError:
-                    raise EmbedderError(f"{what}: {url} answered 200 with a body that is not JSON") from None
-            last = f"HTTP {resp.status_code}: {resp.text[:300]}"
-            if resp.status_code != 429 and resp.status_code < 500:
-                hint = " (check the API key variable)" if resp.status_code in (401, 403) else ""
-                raise EmbedderError(f"{what}: {url} refused the request, {last}{hint}")
-            retry_after = resp.headers.get("retry-after")
-            if retry_after and attempt < max_retries:
-                try:
-                    time.sleep(min(float(retry_after), 30.0))
-                    continue
-                except ValueError:
-                    pass
-        if attempt < max_retries:
-            time.sleep(backoff_s * (2**attempt))
-    raise EmbedderError(f"{what}: {url} failed after {max_retries + 1} attempts; last error {last}")
+                    resp = client.post(url, json=payload, headers=headers)
+                except httpx.TransportError as exc:
+                    raise TransientError(f"{type(exc).__name__}: {exc}") from None
+                if resp.status_code == 200:
+                    try:
+                        return resp.json()
+                    except ValueError:
+                        raise EmbedderError(
+                            f"{what}: {url} answered 200 with a body that is not JSON"
+                        ) from None
+                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                if not is_transient_status(resp.status_code):
+                    hint = " (check the API key variable)" if resp.status_code in (401, 403) else ""
+                    raise EmbedderError(f"{what}: {url} refused the request, {last}{hint}")
+                raise TransientError(last, retry_after=parse_retry_after(resp.headers.get("retry-after")))
+    except TransientError as exc:
+        raise EmbedderError(
+            f"{what}: {url} failed after {attempts} attempts; last error {exc.message}"
+        ) from None
+    raise AssertionError("unreachable: the retry loop returns or raises")
 
 
 class OpenAICompatibleEmbedder(Embedder):

@@ -7,7 +7,10 @@
 2. answers already in the :class:`ResponseCache` are returned without sending anything;
 3. the rest go to the provider: remote providers with up to ``max_concurrency`` requests in flight,
    adapted by AIMD, transient failures retried with exponential backoff and jitter (``Retry-After``
-   honoured); batch providers in chunks;
+   honoured; ragassets.retrying); batch providers in chunks. Before a remote provider's first request
+   the server is checked once (``GET /v1/models`` where it has one): a server that is down, refuses
+   the key or does not serve the model fails the call at once (:class:`ServerUnavailable`) instead of
+   every request failing after its retries;
 4. every answer is written to the cache the moment it arrives (answers that arrive in the same
    event-loop turn share one commit), so a run killed at any point loses only the requests that
    were in flight; failures are recorded but never cached as answers;
@@ -15,6 +18,12 @@
    a progress line goes to ``on_progress`` (or the logger) every ``progress_interval_s`` seconds.
 
 ``generate_structured(requests, Model)`` adds JSON-schema output on top (see ragassets.llm.structured).
+With an ``openai`` provider in ``structured_output: auto``, a server that refuses the request's
+``response_format`` (HTTP 400/422, or a 5xx whose body names ``response_format``) moves the client to
+the next mode once (json_schema -> json_object -> prompt, see ragassets.llm.providers.openai): the
+refused requests are asked again at once in the new mode, not counted as attempts or failures, and
+one warning says so. Cache keys do not depend on the mode (the request, its schema and parameters
+do), so answers stay valid across modes and a refusal is never stored.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from pydantic import BaseModel
 
 from ragassets.llm.accounting import ProgressCallback, ProgressEvent, ProgressReporter, UsageStats
 from ragassets.llm.cache import GroupCommitWriter, ResponseCache, default_cache_path
-from ragassets.llm.limiter import AdaptiveLimiter, backoff_delay
+from ragassets.llm.limiter import AdaptiveLimiter
 from ragassets.llm.providers import make_provider
 from ragassets.llm.providers.base import Provider
 from ragassets.llm.providers.openai import redact
@@ -48,10 +57,12 @@ from ragassets.llm.types import (
     ProviderError,
     Result,
     SamplingParams,
+    ServerUnavailable,
     StructuredResult,
     Usage,
     cache_key,
 )
+from ragassets.retrying import RetryPolicy
 
 log = logging.getLogger("ragassets.llm")
 
@@ -113,6 +124,19 @@ class LLMClient:
         self.stats = self._new_stats()
         self.last_stats = self._new_stats()
         self.last_limiter: AdaptiveLimiter | None = None
+        self.server_checked = False  # GET /models asked (once per client, before the first request)
+        self.served_models: list[str] | None = None  # what the server said it serves, if it said
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Retries of transient failures (429, 5xx, timeouts, dropped connections) of remote providers."""
+        return RetryPolicy(max_retries=self.max_retries, base_s=self.backoff_base_s, cap_s=self.backoff_cap_s)
+
+    @property
+    def structured_mode(self) -> str | None:
+        """How structured requests go out now (json_schema | json_object | prompt), for openai
+        providers; None for others."""
+        return getattr(self.provider, "structured_mode", None)
 
     def __repr__(self) -> str:
         return f"LLMClient(role={self.role!r}, provider={self.provider!r}, cache={self.cache!r})"
@@ -288,6 +312,11 @@ class LLMClient:
         if todo:
             copies = Counter(positions)
             if self.provider.mode == "remote":
+                try:
+                    await self._check_server()
+                except ServerUnavailable as exc:
+                    self._count_unsent(stats, positions, answers, exc.reason, started)
+                    raise
                 await self._run_remote(todo, answers, reporter, copies)
             else:
                 self._run_batch(todo, answers, reporter, copies)
@@ -453,64 +482,136 @@ class LLMClient:
     async def _one(
         self, item: _Item, limiter: AdaptiveLimiter, writer: GroupCommitWriter | None = None
     ) -> Result:
-        attempt = 0
+        """One request to its end: answered, or failed with its reason after the retries it deserves."""
         started = time.monotonic()
+        attempts = 0
+        try:
+            async for attempt in self.retry_policy.async_retrying():
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    completion = await self._attempt(item, limiter)
+        except ProviderError as exc:
+            if exc.retryable:
+                exc = ProviderError(exc.reason, f"{exc.message} (gave up after {attempts} attempts)")
+            return self._store(item, exc, attempts, time.monotonic() - started, writer)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a provider bug fails this request, not the batch
+            err = ProviderError("provider_error", f"{type(exc).__name__}: {exc}")
+            return self._store(item, err, attempts, time.monotonic() - started, writer)
+        return self._store(item, completion, attempts, time.monotonic() - started, writer)
+
+    async def _attempt(self, item: _Item, limiter: AdaptiveLimiter) -> Completion:
+        """One attempt: a slot, the request in the current structured-output mode, the slot back.
+        A refused ``response_format`` is not an attempt: in ``auto`` the request goes again at once in
+        the next mode (:meth:`_format_refused`)."""
         while True:
-            attempt += 1
             epoch = await limiter.acquire()
             try:
-                # prepared for response_format, which the server has refused since: the schema goes in
-                # the prompt (checked after the wait for a slot: no refusal comes between this and sending)
-                if (
-                    item.request.json_schema is not None
-                    and item.send is item.request
-                    and not self.provider.native_json_schema
-                ):
-                    item.send = self._prepare(item.request)
-                completion = await self.provider.acomplete(item.send, item.params)
+                # prepared for the mode of this moment (no await between this and the provider reading it)
+                send = self._prepare(item.request)
+                item.send = send
+                completion = await self.provider.acomplete(send, item.params)
             except ProviderError as exc:
                 await limiter.release(epoch, "overload" if exc.overload else "neutral")
-                if exc.schema_unsupported and self.provider.native_json_schema:
-                    self._schema_refused(exc)
-                    attempt -= 1  # the server said no to the format, not to the request: ask again at once
+                if exc.schema_unsupported and self._format_refused(exc):
                     continue
-                if exc.schema_unsupported and item.send is item.request:
-                    # another request saw the refusal first; this one goes again with the schema in the prompt
-                    attempt -= 1
-                    continue
-                if exc.retryable and attempt <= self.max_retries:
-                    delay = backoff_delay(
-                        attempt,
-                        base_s=self.backoff_base_s,
-                        cap_s=self.backoff_cap_s,
-                        retry_after=exc.retry_after,
-                    )
-                    log.debug("retrying (%s) in %.2fs, attempt %d", exc.reason, delay, attempt)
-                    await asyncio.sleep(delay)
-                    continue
-                if exc.retryable:
-                    exc = ProviderError(exc.reason, f"{exc.message} (gave up after {attempt} attempts)")
-                return self._store(item, exc, attempt, time.monotonic() - started, writer)
-            except asyncio.CancelledError:
+                raise
+            except BaseException:
                 await limiter.release(epoch, "neutral")
                 raise
-            except Exception as exc:  # noqa: BLE001 - a provider bug fails this request, not the batch
-                await limiter.release(epoch, "neutral")
-                err = ProviderError("provider_error", f"{type(exc).__name__}: {exc}")
-                return self._store(item, err, attempt, time.monotonic() - started, writer)
             await limiter.release(epoch, "success")
-            return self._store(item, completion, attempt, time.monotonic() - started, writer)
+            return completion
 
-    def _schema_refused(self, exc: ProviderError) -> None:
-        """The server refused ``response_format``: from now on the schema goes into the prompt
-        (``json_schema: false``), for this and every later request of this client."""
-        self.provider.native_json_schema = False
+    def _format_refused(self, exc: ProviderError) -> bool:
+        """The server refused a request's ``response_format``. True when the request should go again:
+        in ``auto``, the first refusal of a mode moves this client to the next mode (one warning);
+        requests refused in a mode already left behind just go again. False with a fixed mode (the
+        refusal is the request's failure) or when no mode is left."""
+        refused = exc.refused_format
+        current = self.structured_mode
+        if getattr(self.provider, "structured_output", "auto") != "auto":
+            return False
+        if refused != current:
+            return True  # another request saw this refusal first; the client has moved on already
+        nxt = self.provider.next_structured_mode()  # type: ignore[attr-defined]
+        if nxt is None:
+            return False
+        self.provider.structured_mode = nxt  # type: ignore[attr-defined]
+        how = {
+            "json_object": 'response_format {"type": "json_object", "schema": ...} with the schema in the prompt too',
+            "prompt": "the schema in the prompt (no response_format)",
+        }[nxt]
         warn = getattr(self.logger, "warning", self.logger.info)
         warn(
-            f"{self.role}: {redact(exc.message, self._secrets())[:300]}. Asking with the schema in the prompt "
-            f"instead (answers are parsed and repaired as usual); set {self.role}.json_schema: false in "
-            "corpus.yaml to skip the first try."
+            f"{self.role}: the server refused response_format of type {refused} "
+            f"({redact(exc.message, self._secrets())[:300]}). Asking again with {how}; answers are "
+            f"parsed and repaired as usual. Set {self.role}.structured_output: {nxt} in corpus.yaml to "
+            "skip the refused try."
         )
+        return True
+
+    async def _check_server(self) -> None:
+        """Before the first request: ``GET /models``, where the server has it. Raises
+        :class:`ServerUnavailable` when the server is down, refuses the key, or does not serve the
+        configured model (the message lists what it does serve); a server without the endpoint, or
+        one failing on it, is let through (its requests say more)."""
+        list_models = getattr(self.provider, "alist_models", None)
+        if self.server_checked or list_models is None:
+            return
+        where = getattr(self.provider, "base_url", "the server")
+        try:
+            models = await list_models()
+        except ProviderError as exc:
+            detail = redact(exc.message, self._secrets())
+            if exc.reason == "connection":
+                raise ServerUnavailable(
+                    "connection",
+                    f"{self.role}: the server at {where} is down or unreachable ({detail}). Start it, or "
+                    f"fix {self.role}.base_url in corpus.yaml; nothing was sent.",
+                ) from None
+            if exc.status in (401, 403):
+                raise ServerUnavailable(
+                    "client_error",
+                    f"{self.role}: the server at {where} is up but refuses us ({detail}): check "
+                    f"{self.role}.api_key_env (the variable must hold the server's key); nothing was sent.",
+                ) from None
+            warn = getattr(self.logger, "warning", self.logger.info)
+            warn(f"{self.role}: {where}/models failed ({detail}); going on without checking the model name")
+            self.server_checked = True
+            return
+        self.server_checked = True
+        if models is None:
+            return
+        names = [m["id"] for m in models]
+        self.served_models = names
+        wanted = self.provider.model
+        if wanted in names or f"{wanted}:latest" in names:  # Ollama serves "name" as "name:latest"
+            return
+        if len(models) == 1 and models[0].get("owned_by") == "llamacpp":
+            # a single-model llama-server answers whatever model name a request carries
+            return
+        listed = ", ".join(names[:20]) + (f" (and {len(names) - 20} more)" if len(names) > 20 else "")
+        raise ServerUnavailable(
+            "model_not_served",
+            f"{self.role}: the server at {where} does not serve model {wanted!r}; it serves: "
+            f"{listed or '(none)'}. Set {self.role}.model in corpus.yaml to one of these; nothing was sent.",
+        )
+
+    def _count_unsent(
+        self, stats: Any, positions: list[str], answers: dict[str, Result], reason: str, started: float
+    ) -> None:
+        """Account for a batch stopped before anything was sent: each request not answered from the
+        cache counts as failed for ``reason``, so the stage's usage row tells what happened."""
+        for key in positions:
+            if key in answers:
+                stats.record(answers[key])
+            else:
+                stats.requests += 1
+                stats.failures[reason] += 1
+        stats.wall_s = time.monotonic() - started
+        self.last_stats = stats
+        self.stats.merge(stats)
 
     # -- structured output ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Adaptive concurrency (AIMD) and retry backoff for remote providers.
+"""Adaptive concurrency (AIMD) for remote providers (retry backoff: ragassets.retrying).
 
 The limiter keeps as many requests in flight as the server takes and no more: it starts at
 ``max_concurrency``, halves on a sign of overload (HTTP 429 or a timeout) and grows by one per
@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import email.utils
-import random
 import time
 from dataclasses import dataclass, field
 
@@ -95,40 +93,3 @@ class AdaptiveLimiter:
         self.limit = value
         self.stats.min_limit = min(self.stats.min_limit, value)
         self.stats.history.append((time.monotonic(), value))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-def backoff_delay(
-    attempt: int,
-    *,
-    base_s: float = 0.5,
-    cap_s: float = 30.0,
-    retry_after: float | None = None,
-    retry_after_cap_s: float = 300.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Delay before retry number ``attempt`` (1-based): exponential with jitter (half fixed, half
-    random), capped at ``cap_s``. A server's ``Retry-After`` wins over the computed delay (capped
-    at ``retry_after_cap_s``, so a hostile header cannot park a run)."""
-    if retry_after is not None:
-        return min(retry_after_cap_s, retry_after)
-    ceiling = min(cap_s, base_s * (2 ** (attempt - 1)))
-    r = rng or random
-    return ceiling / 2 + r.random() * ceiling / 2

@@ -128,6 +128,7 @@ FailureReason = Literal[
     "connection",  # could not connect / connection dropped
     "malformed_response",  # the HTTP body was not the JSON the API promises (or was cut short)
     "client_error",  # 4xx other than 429: the request itself is wrong (bad model name, auth, ...)
+    "model_not_served",  # the server's /v1/models does not list the configured model: nothing was sent
     "provider_error",  # an in-process engine raised
     "empty_output",  # the model returned no text
     "truncated",  # structured output: the answer stopped at max_tokens before its JSON was complete
@@ -170,6 +171,7 @@ class ProviderError(Exception):
         overload: bool = False,
         status: int | None = None,
         schema_unsupported: bool = False,
+        refused_format: str | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -178,12 +180,25 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.overload = overload  # 429 / timeout: the limiter should back off
         self.status = status
-        # the server refused the JSON schema in the request (response_format): ask with instructions
+        # the server refused the request's response_format (``refused_format``: the structured-output
+        # mode it was sent in, json_schema or json_object): the client moves on to the next mode
         self.schema_unsupported = schema_unsupported
+        self.refused_format = refused_format
 
 
 class ProviderUnavailable(RuntimeError):
     """The chosen provider cannot be used here (package missing, model path missing, ...)."""
+
+
+class ServerUnavailable(ProviderUnavailable):
+    """The server of a stage cannot serve it, found before the first request is sent: it is down
+    (``reason`` ``connection``), refuses us (``client_error``: a wrong key) or does not serve the
+    configured model (``model_not_served``). The message says which, and what to do."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 @dataclass

@@ -40,12 +40,13 @@ def openai_client(
     max_concurrency: int = 8,
     max_retries: int = 3,
     api_key: str | None = None,
-    json_schema: bool = True,
+    structured_output: str = "auto",
+    model: str = "test-model",
     **kwargs: Any,
 ) -> LLMClient:
     """A client with short backoffs, so fault tests finish in seconds."""
     provider = OpenAIProvider(
-        "test-model", base_url, api_key=api_key, timeout_s=timeout_s, json_schema=json_schema
+        model, base_url, api_key=api_key, timeout_s=timeout_s, structured_output=structured_output
     )
     kwargs.setdefault("backoff_base_s", 0.01)
     kwargs.setdefault("backoff_cap_s", 0.05)

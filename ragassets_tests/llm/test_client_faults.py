@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from ragassets.llm import LLMRequest, ResponseCache
-from ragassets.llm.types import FailureReason
+from ragassets.llm.types import FailureReason, ServerUnavailable
 from ragassets_tests.llm.conftest import openai_client
 
 KNOWN_REASONS = set(FailureReason.__args__)  # type: ignore[attr-defined]
@@ -69,10 +69,15 @@ def test_client_errors_are_not_retried(server_factory) -> None:
     assert srv.stats()["chat_requests"] == 1
 
 
-def test_unreachable_server_fails_fast_with_connection_reason() -> None:
-    client = openai_client("http://127.0.0.1:9/v1", timeout_s=1.0, max_retries=1)
-    (res,) = client.run([LLMRequest.chat("x")])
-    assert res.error == "connection" and "127.0.0.1:9" in res.error_detail
+def test_unreachable_server_fails_at_once_before_sending_and_is_counted() -> None:
+    client = openai_client("http://127.0.0.1:9/v1", timeout_s=1.0, max_retries=3, backoff_base_s=1.0)
+    t0 = time.monotonic()
+    with pytest.raises(ServerUnavailable, match=r"down or unreachable.*llm.base_url") as err:
+        client.run([LLMRequest.chat("x"), LLMRequest.chat("y")])
+    assert time.monotonic() - t0 < 1.0  # no retries with backoff for each request
+    assert err.value.reason == "connection" and "127.0.0.1:9" in str(err.value)
+    stats = client.stats  # the usage row of the stage says what happened
+    assert (stats.requests, stats.sent, dict(stats.failures)) == (2, 0, {"connection": 2})
 
 
 def test_retry_after_is_honoured(server_factory) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from ragassets.llm import LLMRequest
-from ragassets.llm.limiter import AdaptiveLimiter, backoff_delay, parse_retry_after
+from ragassets.llm.limiter import AdaptiveLimiter
+from ragassets.retrying import backoff_delay, parse_retry_after
 from ragassets_tests.llm.conftest import openai_client
 
 

@@ -38,9 +38,8 @@ def test_environment_sets_defaults_for_every_corpus(server, tmp_path: Path) -> N
         3,
     )
     client = LLMClient.from_settings(settings.llm, cache=ResponseCache(":memory:"))
-    assert (
-        isinstance(client.provider, OpenAIProvider) and client.provider.native_json_schema
-    )  # default for openai
+    assert isinstance(client.provider, OpenAIProvider)
+    assert client.provider.structured_output == "auto" and client.structured_mode == "json_schema"  # default
     assert client.max_concurrency == 3 and client.defaults.temperature == 0.1
     (res,) = client.run([LLMRequest.chat("hi")])
     assert res.ok and res.provider == "openai" and res.model == "env-model"
@@ -52,11 +51,41 @@ def test_corpus_yaml_overrides_the_environment(tmp_path: Path) -> None:
     env = {"RAGASSETS_LLM_PROVIDER": "openai", "RAGASSETS_LLM_MODEL": "env-model"}
     path = corpus(
         tmp_path,
-        "llm: {provider: offline}\nsmall_llm: {provider: openai, model: small, json_schema: false}\n",
+        "llm: {provider: offline}\nsmall_llm: {provider: openai, model: small, structured_output: json_object}\n",
     )
     settings = load_settings(path, environ=env)
     assert settings.llm.provider == "offline" and settings.small_llm.model == "small"
-    assert settings.small_llm.json_schema is False
+    assert settings.small_llm.structured_output == "json_object"
+
+
+def test_structured_output_setting_and_the_old_json_schema_key(tmp_path: Path) -> None:
+    env = {"RAGASSETS_LLM_STRUCTURED_OUTPUT": "prompt"}
+    assert load_settings(environ=env).llm.structured_output == "prompt"
+    assert load_settings(environ={}).llm.structured_output == "auto"
+    # the old key keeps working: false was the schema in the prompt, true the default
+    old = load_settings(
+        corpus(tmp_path, "llm: {json_schema: false}\nsmall_llm: {json_schema: true}\n"), environ={}
+    )
+    assert (old.llm.structured_output, old.small_llm.structured_output) == ("prompt", "auto")
+    assert "structured_output" in old.llm.model_fields_set  # so it overlays the resource's default
+    with pytest.raises(SettingsError, match=r"json_schema: false contradicts structured_output: json_object"):
+        load_settings(
+            run_config={"llm": {"json_schema": False, "structured_output": "json_object"}}, environ={}
+        )
+    with pytest.raises(SettingsError, match=r"'llm.structured_output'.*'auto', 'json_schema', 'json_object'"):
+        load_settings(run_config={"llm": {"structured_output": "grammar"}}, environ={})
+    provider = LLMClient.from_settings(
+        load_settings(
+            environ={
+                "RAGASSETS_LLM_PROVIDER": "openai",
+                "RAGASSETS_LLM_MODEL": "m",
+                "RAGASSETS_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+                "RAGASSETS_LLM_STRUCTURED_OUTPUT": "json_object",
+            }
+        ).llm,
+        cache=None,
+    ).provider
+    assert isinstance(provider, OpenAIProvider) and provider.structured_mode == "json_object"
 
 
 def test_unknown_llm_key_names_the_key_and_the_file(tmp_path: Path) -> None:

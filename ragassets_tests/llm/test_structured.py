@@ -88,7 +88,7 @@ def test_what_still_fails_is_a_typed_failure_with_raw_text(server_factory) -> No
 
 
 def test_schema_is_sent_as_response_format(server) -> None:
-    client = openai_client(server.base_url, json_schema=True)
+    client = openai_client(server.base_url, structured_output="json_schema")
     (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
     assert res.ok  # the test server answers response_format requests with matching JSON
     (body,) = server.bodies()
@@ -99,7 +99,7 @@ def test_schema_is_sent_as_response_format(server) -> None:
 
 def test_without_native_schema_the_prompt_carries_it(server_factory) -> None:
     srv = server_factory(responder=lambda body: '{"keep": false, "score": 0.1}')
-    client = openai_client(srv.base_url, json_schema=False)
+    client = openai_client(srv.base_url, structured_output="prompt")
     (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
     assert res.ok and res.value.keep is False
     (body,) = srv.bodies()
@@ -112,33 +112,6 @@ def test_transport_failures_pass_through_structured(server_factory) -> None:
     client = openai_client(srv.base_url, max_retries=0)
     (res,) = client.generate_structured([LLMRequest.chat("x")], Verdict)
     assert res.error == "server_error" and res.raw is None
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def info(self, msg: str) -> None:
-        pass
-
-    def warning(self, msg: str) -> None:
-        self.warnings.append(msg)
-
-
-def test_a_server_refusing_response_format_gets_the_schema_in_the_prompt(server_factory) -> None:
-    srv = server_factory(responder=lambda body: '{"keep": true, "score": 0.9}', reject_response_format=True)
-    log = _Log()
-    client = openai_client(srv.base_url, max_concurrency=4, logger=log)
-    results = client.generate_structured([LLMRequest.chat(f"judge {i}") for i in range(12)], Verdict)
-    assert all(r.ok and r.value.keep for r in results), [r.error_detail for r in results if not r.ok]
-    assert client.provider.native_json_schema is False
-    bodies = srv.bodies()
-    refused = [b for b in bodies if "response_format" in b]
-    assert 1 <= len(refused) <= 4  # only what was in flight when the first refusal came back
-    answered = [b for b in bodies if "response_format" not in b]
-    assert len(answered) == 12 and all("JSON schema" in b["messages"][-1]["content"] for b in answered)
-    assert len(log.warnings) == 1 and "json_schema: false" in log.warnings[0]
-    assert not client.last_stats.failures
 
 
 def test_other_client_errors_are_not_taken_for_a_schema_refusal() -> None:
@@ -156,6 +129,22 @@ def test_other_client_errors_are_not_taken_for_a_schema_refusal() -> None:
     with pytest.raises(ProviderError) as bad:
         provider._parse(req, 400, {}, b'{"error": "max_tokens is too large"}')
     assert not bad.value.schema_unsupported
+    # a 5xx is a refusal only when its body names response_format and the request carried one
+    llama_cpp_python = (
+        b'{"error": {"message": "response_format.type: Input should be \'text\' or \'json_object\'"}}'
+    )
+    with pytest.raises(ProviderError) as refused_500:
+        provider._parse(req, 500, {}, llama_cpp_python)
+    assert refused_500.value.schema_unsupported and not refused_500.value.retryable
+    assert refused_500.value.refused_format == "json_schema"
+    with pytest.raises(ProviderError) as crash:
+        provider._parse(req, 500, {}, b'{"error": "CUDA out of memory while decoding json_schema"}')
+    assert (
+        not crash.value.schema_unsupported and crash.value.retryable and crash.value.reason == "server_error"
+    )
+    with pytest.raises(ProviderError) as plain:
+        provider._parse(req, 500, {}, llama_cpp_python, schema_sent=False)
+    assert not plain.value.schema_unsupported and plain.value.retryable
 
 
 def test_an_answer_cut_at_max_tokens_is_reported_as_truncated_not_repaired(server_factory) -> None:
@@ -165,7 +154,11 @@ def test_an_answer_cut_at_max_tokens_is_reported_as_truncated_not_repaired(serve
     srv = server_factory(responder=lambda body: long_json)
     client = openai_client(srv.base_url, defaults=SamplingParams(max_tokens=20))
     (res,) = client.generate_structured([LLMRequest.chat("judge")], Verdict)
-    assert res.error == "truncated" and "max_tokens (20)" in res.error_detail and "llm.max_tokens" in res.error_detail
+    assert (
+        res.error == "truncated"
+        and "max_tokens (20)" in res.error_detail
+        and "llm.max_tokens" in res.error_detail
+    )
     assert res.raw and len(res.raw.split()) == 20 and res.repairs == 0
     assert srv.stats()["chat_requests"] == 1  # no repair round: the same limit would cut it again
     assert client.last_stats.failures == {"truncated": 1}

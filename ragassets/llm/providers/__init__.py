@@ -58,7 +58,7 @@ def make_provider(
             settings.base_url,
             api_key=key,
             timeout_s=settings.timeout_s,
-            json_schema=True if settings.json_schema is None else settings.json_schema,
+            structured_output=getattr(settings, "structured_output", "auto"),
             tokenizer=tokenizer,
         )
     if kind == "vllm":
