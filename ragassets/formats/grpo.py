@@ -162,3 +162,43 @@ def write_grpo_exports(table: pl.DataFrame, jsonl_path: Path, parquet_path: Path
     lines = (json.dumps(row, ensure_ascii=False) for row in export.iter_rows(named=True))
     atomic_write_text(jsonl_path, "".join(f"{line}\n" for line in lines))
     write_table(export, parquet_path)
+
+
+def grpo_line_problems(record: Any) -> list[str]:
+    """Why one parsed grpo.jsonl line is not a row GRPOTrainer and the reward functions can use."""
+    if not isinstance(record, dict):
+        return ["not a JSON object"]
+    problems = []
+    prompt = record.get("prompt")
+    if not (isinstance(prompt, list) and prompt and all(
+        isinstance(m, dict) and m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
+        and m["content"].strip() for m in prompt
+    )):
+        problems.append("prompt must be a non-empty list of {role, content} messages")
+    elif prompt[-1]["role"] != "user":
+        problems.append("the prompt's last message must be the user's")
+    task = record.get("task")
+    if task not in TASKS:
+        problems.append(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if not isinstance(record.get("chunk_id"), str) or not record["chunk_id"]:
+        problems.append("chunk_id is missing")
+    if task == "qa" and not (isinstance(record.get("answer"), str) and record["answer"].strip()):
+        problems.append("a qa row needs its answer")
+    if task == "retrieval" and not (isinstance(record.get("paraphrase"), str) and record["paraphrase"].strip()):
+        problems.append("a retrieval row needs its paraphrase")
+    return problems
+
+
+def validate_grpo_jsonl(path: Path) -> tuple[int, list[str]]:
+    """(lines, problems) of grpo.jsonl."""
+    n, problems = 0, []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            n += 1
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path.name}:{lineno}: not JSON ({exc.msg})")
+                continue
+            problems.extend(f"{path.name}:{lineno}: {p}" for p in grpo_line_problems(record))
+    return n, problems

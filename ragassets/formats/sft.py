@@ -156,3 +156,32 @@ def iter_export_files(directory: Path) -> Iterable[tuple[str, str, Path]]:
     for fmt in FORMATS:
         for split in SPLITS:
             yield fmt, split, directory / export_name(fmt, split)
+
+
+def export_leaks(directory: Path, by: str = "chunk", doc_of: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Per format, the chunks (or documents) that occur in both its train and eval files ({} when none)."""
+    from ragassets.formats.split import leaked_keys
+
+    out = {}
+    for fmt in FORMATS:
+        train, evals = (directory / export_name(fmt, s) for s in SPLITS)
+        if not train.exists() or not evals.exists():
+            raise FileNotFoundError(f"{train.name} or {evals.name} is missing in {directory}: rematerialize training_datasets")
+        leaked = leaked_keys(read_chunk_ids(train), read_chunk_ids(evals), by, doc_of)
+        if leaked:
+            out[fmt] = sorted(leaked)
+    return out
+
+
+def validate_exports(directory: Path) -> tuple[dict[str, int], list[str]]:
+    """Lines per export file and every problem found (a missing file is a problem too)."""
+    lines: dict[str, int] = {}
+    problems: list[str] = []
+    for fmt, _split, path in iter_export_files(directory):
+        if not path.exists():
+            problems.append(f"{path.name} is missing")
+            continue
+        n, found = validate_jsonl(path, fmt)
+        lines[path.name] = n
+        problems.extend(found)
+    return lines, problems
