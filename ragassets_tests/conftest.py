@@ -44,8 +44,10 @@ def sample_root(data_root: Path) -> Path:
     return data_root
 
 
-def materialize(corpus: str, select: str | None = None, expect_success: bool = True):
-    """Materialize ``select`` for ``corpus`` in the ephemeral-free test instance; returns the result."""
+def materialize(corpus: str, select: str | None = None, expect_success: bool = True, run_config: dict | None = None):
+    """Materialize ``select`` for ``corpus`` in the ephemeral-free test instance; returns the result.
+
+    ``run_config``: per asset, its typed run config, e.g. ``{"chunks": {"chunks": {"chunk_size": 64}}}``."""
     import dagster as dg
 
     from ragassets.cli import resolve_selection
@@ -60,6 +62,7 @@ def materialize(corpus: str, select: str | None = None, expect_success: bool = T
         instance=instance,
         partition_key=corpus,
         asset_selection=resolve_selection(select, defs),
+        run_config={"ops": {op: {"config": cfg} for op, cfg in (run_config or {}).items()}},
         raise_on_error=False,
     )
     if expect_success:

@@ -38,7 +38,7 @@ def test_histograms_of_values_that_are_all_equal_render():
     # cosines of paraphrases that are all copies: equal to the last float bit (seen on docx-samples)
     import numpy as np
 
-    from ragassets.checks.paraphrases import fidelity_histogram
+    from ragassets.defs.paraphrases.checks import fidelity_histogram
 
     same = np.array([0.99999994, 1.0, 0.99999994, 1.0000001], dtype=np.float32)
     assert _image(histogram_markdown(list(same), title="copies")).format == "PNG"

@@ -1,7 +1,7 @@
 """PII redaction with Presidio, offline: engine, recognizers, operators, the residual check.
 
-No Dagster import: ``ragassets.resources.pii``, ``ragassets.assets.redaction`` and
-``ragassets.checks.pii`` wire these functions into the graph. Import the submodules directly
+No Dagster import: ``ragassets.resources.pii``, ``ragassets.defs.redaction`` and
+``ragassets.defs.pii_gate`` wire these functions into the graph. Import the submodules directly
 (``ragassets.pii.redact``, ``ragassets.pii.residual``); importing this package does not load
 Presidio or spaCy.
 

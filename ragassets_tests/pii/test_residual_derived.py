@@ -5,7 +5,7 @@ pattern PII that survives in a chunk still fails it."""
 import polars as pl
 import pytest
 
-from ragassets.checks.pii import row_sources
+from ragassets.defs.pii_gate import row_sources
 from ragassets.pii.person import source_knowledge
 from ragassets.pii.residual import residual_pii
 from ragassets.settings import PiiSettings

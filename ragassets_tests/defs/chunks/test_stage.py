@@ -38,7 +38,7 @@ def meta(mat, key):
 
 def upstream_and(*assets):
     """documents (and redacted_documents once the redaction stage exists) plus ``assets``."""
-    from ragassets.assets.chunks import UPSTREAM
+    from ragassets.defs.chunks.assets import UPSTREAM
 
     return ",".join(dict.fromkeys(["documents", UPSTREAM, *assets]))
 
@@ -142,7 +142,7 @@ def test_stage_on_the_apollo_13_report(data_root, warm_embedding_cache):
 def test_empty_chunk_check_fails_with_error():
     from dagster import AssetCheckSeverity
 
-    from ragassets.checks.chunks import chunks_not_empty
+    from ragassets.defs.chunks.checks import chunks_not_empty
 
     table = pl.DataFrame({"chunk_id": ["a", "b", "c"], "text": ["text", "  \n", None]})
     result = chunks_not_empty(chunks=table)

@@ -3,7 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.chunk_index.config import ChunkIndexConfig
 from ragassets.embed.providers import EmbedderError
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource, embedder_metadata
@@ -27,7 +28,7 @@ ASSET = "chunk_index"
 )
 def chunk_index(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: ChunkIndexConfig,
     storage: StorageResource,
     embedder: EmbedderResource,
     chunks: pl.DataFrame,
@@ -51,6 +52,7 @@ def chunk_index(
         f"embedded in {build.embed_seconds:.1f}s"
     )
     metadata = {
+        **settings_metadata(settings, config),
         **embedder_metadata(emb),
         "index_type": build.info["index_type"],
         "vectors": len(build.ids),

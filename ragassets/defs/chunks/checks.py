@@ -1,16 +1,13 @@
-"""Checks on `chunks` and `chunk_index`: nothing empty, nothing lost, sizes the embedder can read,
-and an index that agrees with its table."""
+"""Checks on `chunks`: nothing empty, nothing lost, sizes the embedder can read, no residual PII."""
 
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import corpus_of, corpus_settings
-from ragassets.assets.chunks import UPSTREAM
+from ragassets.defs.chunks.assets import UPSTREAM
+from ragassets.defs.common import checked_settings
+from ragassets.defs.pii_gate import no_residual_pii_check
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
-from ragassets.retrieval.index import IndexArtifactError
-from ragassets.retrieval.retriever import Retriever
-from ragassets.retrieval.retriever import self_retrieval as measure_self_retrieval
 from ragassets.text.chunking import document_coverage
 
 
@@ -41,7 +38,7 @@ def chunk_sizes_within_bounds(
     storage: StorageResource,
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
-    settings = corpus_settings(context, storage.root)
+    settings = checked_settings(context, storage.root, "chunks")
     window = embedder.for_corpus(settings).max_tokens
     size = settings.chunks.chunk_size
     over_size = chunks.filter(pl.col("n_tokens") > size).height
@@ -76,7 +73,7 @@ def chunks_cover_documents(
     documents: pl.DataFrame,
     storage: StorageResource,
 ) -> dg.AssetCheckResult:
-    threshold = corpus_settings(context, storage.root).chunks.min_coverage
+    threshold = checked_settings(context, storage.root, "chunks").chunks.min_coverage
     cov = document_coverage(documents, chunks)
     low = {doc_id: round(c, 4) for doc_id, c in sorted(cov.items(), key=lambda kv: kv[1]) if c < threshold}
     return dg.AssetCheckResult(
@@ -93,42 +90,4 @@ def chunks_cover_documents(
     )
 
 
-@dg.asset_check(
-    asset="chunk_index",
-    additional_ins={"chunks": dg.AssetIn("chunks")},
-    blocking=True,
-    description="A sample of chunks (embedder.self_retrieval_sample), each searched in the index artifact by its "
-    "own text, finds itself at rank 1: 99 % passes, below 95 % is an ERROR (the index and the chunks table "
-    "disagree). For a symmetric embedder (MiniLM) the query vectors come from the embedding cache.",
-)
-def self_retrieval(
-    context: dg.AssetCheckExecutionContext,
-    chunks: pl.DataFrame,
-    storage: StorageResource,
-    embedder: EmbedderResource,
-) -> dg.AssetCheckResult:
-    corpus = corpus_of(context)
-    settings = corpus_settings(context, storage.root)
-    s = settings.embedder
-    try:
-        retriever = Retriever.load(corpus, storage.root, embedder.for_corpus(settings))
-    except IndexArtifactError as exc:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc))
-    cache = embedder.cache(storage.root, settings)  # a symmetric embedder's query vectors are cached
-    res = measure_self_retrieval(retriever, chunks, sample=s.self_retrieval_sample, cache=cache)
-    rate = res["rate"]
-    severity = dg.AssetCheckSeverity.ERROR if rate < s.self_retrieval_error_below else dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckResult(
-        passed=rate >= s.self_retrieval_min,
-        severity=severity,
-        description=None if rate >= s.self_retrieval_min else f"only {rate:.1%} of sampled chunks find themselves",
-        metadata={
-            "rate": round(rate, 4),
-            "sampled": res["sampled"],
-            "found": res["found"],
-            "threshold": s.self_retrieval_min,
-            "error_below": s.self_retrieval_error_below,
-            "index_type": retriever.manifest.get("index_type", ""),
-            "misses": dg.MetadataValue.json(res["misses"]),
-        },
-    )
+chunks_no_residual_pii = no_residual_pii_check(asset="chunks", text_columns=["text"])

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.paraphrases.config import ParaphraseConfig
 from ragassets.generation.embedding import EmbedderMismatch, document_embed_fn, ensure_same_embedder
 from ragassets.generation.failures import nothing_answered_message
 from ragassets.generation.paraphrase import generate_paraphrases
@@ -43,7 +44,7 @@ OFFLINE_NOTE = (
 )
 def paraphrased_chunks(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: ParaphraseConfig,
     storage: StorageResource,
     llm: LLMResource,
     chunks: pl.DataFrame,
@@ -70,6 +71,7 @@ def paraphrased_chunks(
         f"{sum(run.failures.values())} requests gave none ({run.failures or 'no failures'})"
     )
     metadata = {
+        **settings_metadata(settings, config),
         "paraphrases": table.height,
         "chunks": chunks.height,
         "chunks_with_paraphrase": covered,
@@ -94,7 +96,7 @@ def paraphrased_chunks(
 )
 def paraphrase_index(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: ParaphraseConfig,
     storage: StorageResource,
     embedder: EmbedderResource,
     paraphrased_chunks: pl.DataFrame,
@@ -119,6 +121,7 @@ def paraphrase_index(
     context.log.info(f"{corpus}: paraphrase_index of {manifest['n_vectors']} vectors ({manifest['index_type']})")
     return dg.MaterializeResult(
         metadata={
+            **settings_metadata(settings, config),
             "path": dg.MetadataValue.path(str(directory)),
             "export": dg.MetadataValue.path(str(export)),
             "n_vectors": int(manifest["n_vectors"]),

@@ -4,7 +4,7 @@
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import corpus_of
+from ragassets.defs.common import corpus_of
 from ragassets.ingest.corpus import list_corpus_files, unaccounted_files
 from ragassets.resources.storage import StorageResource
 

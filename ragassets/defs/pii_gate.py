@@ -5,8 +5,8 @@ the same gate::
 
     chunks_no_residual_pii = no_residual_pii_check(asset="chunks", text_columns=["text"])
 
-The check re-analyses the asset's text with the corpus's PII policy (corpus.yaml; run-config
-overrides of the redaction step do not weaken it) and fails (ERROR, blocking: nothing downstream
+Each stage declares its own gate in its ``checks.py``. The check re-analyses the asset's text with the
+corpus's PII policy (corpus.yaml; run-config overrides of the redaction step do not weaken it) and fails (ERROR, blocking: nothing downstream
 materializes) on any finding at or above the threshold. Its metadata has counts by type and the
 ids of the rows concerned, never the text found. Pseudonyms the redaction wrote
 (``pii_findings.replacement``) are not residue.
@@ -22,7 +22,7 @@ is not failed for "Iwo Jima" once "USS" fell into the previous chunk; see
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings
 from ragassets.metadata import counts_metadata
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
@@ -171,5 +171,3 @@ def no_residual_pii_check(
     return _check
 
 
-redacted_documents_no_residual_pii = no_residual_pii_check(asset="redacted_documents", text_columns=["text"])
-chunks_no_residual_pii = no_residual_pii_check(asset="chunks", text_columns=["text"])

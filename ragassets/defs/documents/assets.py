@@ -5,7 +5,8 @@ import json
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.documents.config import DocumentsConfig
 from ragassets.ingest.corpus import IngestResult, ingest_corpus
 from ragassets.metadata import counts_metadata
 from ragassets.partitions import corpus_partitions
@@ -61,7 +62,7 @@ def rejected_frame(corpus: str, result: IngestResult) -> pl.DataFrame:
     },
     partitions_def=corpus_partitions,
 )
-def documents(context: dg.AssetExecutionContext, config: StageConfig, storage: StorageResource):
+def documents(context: dg.AssetExecutionContext, config: DocumentsConfig, storage: StorageResource):
     """Read every file of the corpus folder; a bad file is rejected with its reason, never lost."""
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
@@ -79,6 +80,7 @@ def documents(context: dg.AssetExecutionContext, config: StageConfig, storage: S
         docs,
         output_name="documents",
         metadata={
+            **settings_metadata(settings, config),
             "files_seen": result.files_seen,
             "files_ingested": result.files_ingested,
             "duplicates": result.duplicates,

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.questions.config import QuestionsConfig
 from ragassets.generation.embedding import document_embed_fn
 from ragassets.generation.failures import nothing_answered_message
 from ragassets.generation.questions import QuestionsRun, coverage_breakdown, generate_questions
@@ -49,7 +50,7 @@ OFFLINE_NOTE = (
 )
 def questions(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: QuestionsConfig,
     storage: StorageResource,
     llm: LLMResource,
     embedder: EmbedderResource,
@@ -83,6 +84,7 @@ def questions(
         f"chunks without questions: {cov['without_questions']}; LLM failures: {run.failure_summary()}"
     )
     metadata = {
+        **settings_metadata(settings, config),
         **_questions_metadata(run, stage, export, f"{emb.provider}:{emb.model}"),
         **llm.record_usage(context, client, asset="questions"),
     }

@@ -4,8 +4,8 @@ answers are supported by their window and most chunks have questions (quality, w
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import corpus_settings
-from ragassets.checks.pii import no_residual_pii_check
+from ragassets.defs.common import checked_settings
+from ragassets.defs.pii_gate import no_residual_pii_check
 from ragassets.generation.embedding import document_embed_fn
 from ragassets.generation.evaluation import (
     DIFFICULTIES,
@@ -87,7 +87,7 @@ def answers_grounded(
     storage: StorageResource,
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
-    settings = corpus_settings(context, storage.root)
+    settings = checked_settings(context, storage.root, "questions")
     stage = settings.questions
     ev = evaluate_grounding(
         questions, chunks, window=stage.window, min_overlap=stage.grounding_min_overlap,
@@ -130,7 +130,7 @@ def question_coverage(
     chunks: pl.DataFrame,
     storage: StorageResource,
 ) -> dg.AssetCheckResult:
-    stage = corpus_settings(context, storage.root).questions
+    stage = checked_settings(context, storage.root, "questions").questions
     ev = evaluate_coverage(questions, question_outcomes, chunks)
     passed = ev.chunks > 0 and ev.coverage >= stage.min_coverage
     worst = sorted(((v, k) for k, v in ev.reasons.items() if v), reverse=True)

@@ -5,8 +5,8 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from ragassets.assets._common import corpus_of, corpus_settings
-from ragassets.checks.pii import no_residual_pii_check
+from ragassets.defs.common import checked_settings, corpus_of
+from ragassets.defs.pii_gate import no_residual_pii_check
 from ragassets.generation.embedding import EmbedderMismatch, document_embed_fn
 from ragassets.generation.evaluation import evaluate_fidelity, evaluate_paraphrase_retrieval
 from ragassets.plots import curve_markdown, figure_markdown, new_figure
@@ -53,7 +53,7 @@ def paraphrase_fidelity(
     storage: StorageResource,
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
-    settings = corpus_settings(context, storage.root)
+    settings = checked_settings(context, storage.root, "paraphrased_chunks")
     stage = settings.paraphrase
     embed = document_embed_fn(embedder.for_corpus(settings), embedder.cache(storage.root, settings))
     ev = evaluate_fidelity(paraphrased_chunks, chunks, embed, stage.fidelity_band)
@@ -102,7 +102,7 @@ def paraphrase_retrieval(
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
     corpus = corpus_of(context)
-    settings = corpus_settings(context, storage.root)
+    settings = checked_settings(context, storage.root, "paraphrase_index")
     stage = settings.paraphrase
     try:
         ev = evaluate_paraphrase_retrieval(

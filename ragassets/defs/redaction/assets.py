@@ -9,7 +9,8 @@ metadata holds counts and document ids.
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.redaction.config import RedactionConfig
 from ragassets.metadata import counts_metadata
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.pii import PiiResource
@@ -58,14 +59,15 @@ MAX_IDS_IN_METADATA = 50
 )
 def redaction(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: RedactionConfig,
     storage: StorageResource,
     pii: PiiResource,
     documents: pl.DataFrame,
 ):
     """Find PII in every document of the corpus and replace it (Presidio, offline by default)."""
     corpus = corpus_of(context)
-    policy = corpus_settings(context, storage.root, config).pii
+    settings = corpus_settings(context, storage.root, config)
+    policy = settings.pii
     docs = list(zip(documents["doc_id"].to_list(), documents["text"].to_list(), strict=True))
     try:
         result = pii.redact(corpus, docs, policy)
@@ -86,6 +88,7 @@ def redaction(
             "they were analysed with its recognizers (see metadata language_warnings)"
         )
     metadata = {
+        **settings_metadata(settings, config),
         "engine": pii.engine_description(policy),
         "operator": policy.operator,
         "threshold": policy.threshold,

@@ -3,7 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from ragassets.assets._common import StageConfig, corpus_of, corpus_settings
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
+from ragassets.defs.chunks.config import ChunksConfig
 from ragassets.embed.sizing import chunker_for
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource
@@ -29,7 +30,7 @@ UPSTREAM = "redacted_documents"
 )
 def chunks(
     context: dg.AssetExecutionContext,
-    config: StageConfig,
+    config: ChunksConfig,
     storage: StorageResource,
     embedder: EmbedderResource,
     documents: pl.DataFrame,
@@ -52,6 +53,7 @@ def chunks(
     return dg.Output(
         table,
         metadata={
+            **settings_metadata(settings, config),
             **summary,
             **{k: v for k, v in sizing.items() if v is not None},
             "export": dg.MetadataValue.path(str(export)),

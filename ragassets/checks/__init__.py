@@ -1,1 +1,0 @@
-"""Asset checks, one module per stage. definitions.py collects every check defined here."""

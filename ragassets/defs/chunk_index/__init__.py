@@ -1,0 +1,1 @@
+"""The `chunk_index` stage: assets.py, checks.py, config.py."""

@@ -1,0 +1,1 @@
+"""The `chunks` stage: assets.py, checks.py, config.py."""

@@ -1,0 +1,1 @@
+"""The `documents` stage: assets.py, checks.py, config.py."""

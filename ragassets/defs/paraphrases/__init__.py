@@ -1,0 +1,1 @@
+"""The `paraphrases` stage: assets.py, checks.py, config.py."""

@@ -1,0 +1,1 @@
+"""The `questions` stage: assets.py, checks.py, config.py."""

@@ -1,0 +1,1 @@
+"""The `redaction` stage: assets.py, checks.py, config.py."""
