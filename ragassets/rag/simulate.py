@@ -64,7 +64,8 @@ def prepare_rag(
     if mode == "hard_negative" and hard_negatives is None:
         raise ValueError("distractors: hard_negative needs the chunk_index neighbours")
     items = sorted(set(kept_chunk_ids))
-    unknown = [c for c in items if c not in set(chunks["chunk_id"].to_list())]
+    known = set(chunks["chunk_id"].to_list())
+    unknown = [c for c in items if c not in known]
     if unknown:
         raise ValueError(f"{len(unknown)} kept chunk(s) are not in chunks (e.g. {unknown[0]}); rematerialize")
     rng = random.Random(f"rag_prepared:{settings.seed}")

@@ -1,0 +1,1 @@
+"""The `conversations` stage: assets.py, checks.py, config.py."""
