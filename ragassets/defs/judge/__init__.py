@@ -1,0 +1,1 @@
+"""The `judge` stage (scored_qa): assets.py, checks.py, config.py."""
