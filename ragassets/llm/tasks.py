@@ -71,20 +71,20 @@ class ChunkVerdict(_Out):
 
 
 class JudgeVerdict(_Out):
-    """The judge's rubric for one question/answer pair (see ragassets.judging.rubric).
+    """The judge's rubric for one question/answer pair (see ragassets.judging.rubric): accuracy 0-3,
+    relevance 0-2, clarity 0-2, usefulness 0-3, overall 0-10, each criterion with a short reason written
+    before its score. The rubric's wording is in the judge prompt; the schema stays small (it travels with
+    every request)."""
 
-    Each criterion has a short reason written before its score, so the score follows the reason.
-    """
-
-    accuracy_reason: str = Field("", description="Is the answer correct and supported by the passage?")
-    accuracy: int = Field(ge=0, le=3, description="0 wrong or unsupported .. 3 fully correct and supported.")
-    relevance_reason: str = Field("", description="Is the question about the passage?")
-    relevance: int = Field(ge=0, le=2, description="0 off the passage .. 2 about its content.")
-    clarity_reason: str = Field("", description="Is the question clear, specific and self-contained?")
-    clarity: int = Field(ge=0, le=2, description="0 unclear or ambiguous .. 2 clear and self-contained.")
-    usefulness_reason: str = Field("", description="Would the pair teach a model something worth knowing?")
-    usefulness: int = Field(ge=0, le=3, description="0 trivial or useless .. 3 valuable for training.")
-    overall: int = Field(ge=0, le=10, description="Overall quality, 0 .. 10.")
+    accuracy_reason: str = ""
+    accuracy: int = Field(ge=0, le=3)
+    relevance_reason: str = ""
+    relevance: int = Field(ge=0, le=2)
+    clarity_reason: str = ""
+    clarity: int = Field(ge=0, le=2)
+    usefulness_reason: str = ""
+    usefulness: int = Field(ge=0, le=3)
+    overall: int = Field(ge=0, le=10)
 
 
 @dataclass(frozen=True)
