@@ -1,0 +1,135 @@
+"""End to end: scored_qa, training_datasets and grpo_dataset with their checks, materialized by Dagster on
+the sample corpus; the judge through the LLM test server (a new threshold asks it nothing) and the offline
+stand-in."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from ragassets.judging import VERDICTS
+from ragassets.storage import read_table
+from ragassets_tests.conftest import REPO, SAMPLE, check_results, materialize
+from ragassets_tests.llm_server import LLMTestServer
+
+pytestmark = pytest.mark.slow
+
+datasets = pytest.importorskip("datasets")
+
+UPSTREAM = "+key:scored_qa or +key:paraphrased_chunks"
+MINE = "key:scored_qa or key:training_datasets or key:grpo_dataset"
+GATES = {"no_train_eval_leakage", "exports_valid", "answers_reveal_no_reasoning"}
+TABLES = ("scored_qa", "training_datasets", "grpo_dataset")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    data = tmp_path_factory.mktemp("datasets") / "data"
+    (data / "corpora").mkdir(parents=True)
+    (data / "dagster_home").mkdir()
+    shutil.copyfile(REPO / "dagster.yaml", data / "dagster_home" / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAGASSETS_DATA_DIR", str(data))
+        mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        yield data
+
+
+def _corpus(root, name: str, settings: dict) -> None:
+    shutil.copytree(SAMPLE, root / "corpora" / name)
+    (root / "corpora" / name / "corpus.yaml").write_text(yaml.safe_dump(settings))
+
+
+def _metadata(result, asset: str) -> dict:
+    (mat,) = result.asset_materializations_for_node(asset)
+    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+
+
+def _by_question(body: dict) -> str:
+    """A judge whose overall score is a fixed function of the question (0..10), so thresholds keep known shares."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    question = user.split("\nQuestion: ", 1)[1].split("\n", 1)[0]
+    overall = sum(map(ord, question)) % 11
+    return json.dumps({"accuracy_reason": "r", "accuracy": min(3, overall // 3), "relevance_reason": "r",
+                       "relevance": 2, "clarity_reason": "r", "clarity": 2, "usefulness_reason": "r",
+                       "usefulness": 1, "overall": overall})
+
+
+@pytest.fixture(scope="module")
+def served(root):
+    with LLMTestServer(responder=_by_question) as srv:
+        _corpus(root, "served", {
+            "small_llm": {"provider": "openai", "base_url": srv.base_url, "model": "test-model"},
+            "datasets": {"include": ["qa"], "format_threshold": 5},
+        })
+        first = materialize("served", f"{UPSTREAM} or {MINE}")
+        judged = srv.stats()["chat_requests"]
+        again = materialize("served", "training_datasets",
+                            run_config={"training_datasets": {"datasets": {"format_threshold": 9}}})
+        after_threshold = srv.stats()["chat_requests"]
+        rejudged = materialize("served", "scored_qa")
+        after_rejudge = srv.stats()["chat_requests"]
+    return {"first": first, "again": again, "rejudged": rejudged, "judged": judged,
+            "after_threshold": after_threshold, "after_rejudge": after_rejudge}
+
+
+def test_judge_through_the_server_and_a_new_threshold_never_asks_it(root, served):
+    scored = read_table("scored_qa", "served", root)
+    questions = read_table("questions", "served", root)
+    assert scored.height == questions.height > 0 and served["judged"] == questions.height
+    assert set(scored["judge_provider"]) == {"openai"} and set(scored["judge_model"]) == {"test-model"}
+    assert set(scored["verdict"]) <= set(VERDICTS) and scored["overall"].null_count() == 0
+    first = _metadata(served["first"], "training_datasets")
+    assert first["kept_pairs"] == (scored["overall"] >= 5).sum()
+    # a new threshold: only training_datasets ran, and the judge got no request
+    steps = {e.step_key for e in served["again"].all_events if e.step_key}
+    assert steps == {"training_datasets"}
+    assert served["after_threshold"] == served["judged"]
+    again = _metadata(served["again"], "training_datasets")
+    assert again["format_threshold"] == 9.0 and again["kept_pairs"] == (scored["overall"] >= 9).sum()
+    assert again["kept_pairs"] < first["kept_pairs"]
+    sft = root / "exports" / "served" / "sft"
+    n_lines = sum(len((sft / f"messages.{s}.jsonl").read_text().splitlines()) for s in ("train", "eval"))
+    assert n_lines == again["kept_pairs"]
+    # re-materializing the judge itself answers from the cache: still no request
+    assert served["after_rejudge"] == served["judged"]
+    rejudged = _metadata(served["rejudged"], "scored_qa")
+    assert rejudged["llm_cache_hits"] == questions.height and rejudged["llm_sent"] == 0
+
+
+@pytest.fixture(scope="module")
+def offline(root):
+    _corpus(root, "sample", {"datasets": {"include": ["qa"]}})
+    return materialize("sample", f"{UPSTREAM} or {MINE}")
+
+
+def test_offline_scored_qa_metadata(root, offline):
+    scored = read_table("scored_qa", "sample", root)
+    meta = _metadata(offline, "scored_qa")
+    assert meta["pairs"] == scored.height > 0
+    assert sum(meta[f"verdict/{v}"] for v in VERDICTS) == scored.height
+    assert 0.0 <= meta["pass_rate"] <= 1.0 and isinstance(meta["mean_score"], float)
+    rows = [r for r in meta["score_distribution"].splitlines() if r[:3].strip("| ").isdigit()]
+    assert len(rows) == 11 and sum(int(r.split("|")[2]) for r in rows) == scored.height
+    assert meta["score_histogram"].startswith("![Judge overall scores")
+    assert "stand-in" in meta["note"] and meta["judge"].startswith("offline:")
+    assert set(json.loads(scored["reasons"][0])) == {"accuracy", "relevance", "clarity", "usefulness"}
+
+
+def test_offline_exports_load_and_gates_pass(root, offline):
+    checks = check_results(offline)
+    for name in GATES:
+        assert checks[name].passed, (name, checks[name].metadata)
+    pii = {e.event_specific_data.asset_key.to_user_string(): e.event_specific_data.passed
+           for e in offline.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+           and e.event_specific_data.check_name == "no_residual_pii"}
+    assert {a: pii.get(a) for a in TABLES} == dict.fromkeys(TABLES, True)
+    out = root / "exports" / "sample"
+    ds = datasets.load_dataset(str(out / "sft"), "messages")
+    table = read_table("training_datasets", "sample", root)
+    assert ds["train"].num_rows + ds["eval"].num_rows == table.height > 0
+    assert (out / "sft" / "README.md").read_text().startswith("---\nconfigs:")
+    grpo = datasets.load_dataset("json", data_files=str(out / "grpo.jsonl"), split="train")
+    g = read_table("grpo_dataset", "sample", root)
+    assert grpo.num_rows == g.height and set(grpo["task"]) == {"qa", "retrieval"}
+    assert (out / "grpo.parquet").exists()
