@@ -2,6 +2,7 @@
 
 # no `from __future__ import annotations`: Dagster reads the asset's resource annotations at runtime
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +10,7 @@ import polars as pl
 import pytest
 
 from ragassets import paths
-from ragassets.llm import GeneratedQuestions, LLMRequest, PromptLibrary, task_request
+from ragassets.llm import GeneratedQuestions, LLMRequest, PromptLibrary, summarize_failures, task_request
 from ragassets.resources.llm import LLMResource
 from ragassets.settings import load_settings
 from ragassets_tests.llm_server import LLMTestServer
@@ -66,7 +67,7 @@ def test_asset_uses_the_resource_and_records_usage(data_root: Path) -> None:
 def test_openai_resource_with_env_var_key(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = "sk-resource-test-987654321"
     monkeypatch.setenv("TEST_LLM_KEY", key)
-    with LLMTestServer(api_key=key) as srv:
+    with LLMTestServer(api_key=key, models=["served"]) as srv:
         llm = LLMResource(
             provider="openai",
             base_url=srv.base_url,
@@ -78,6 +79,7 @@ def test_openai_resource_with_env_var_key(data_root: Path, monkeypatch: pytest.M
         assert srv.stats()["chat_ok"] == 1
     md = _metadata(result)
     assert md["llm/provider"] == "openai" and md["llm/model"] == "served" and md["llm/cost_usd"] > 0
+    assert md["llm/structured_output"] == "json_schema"
     events = "\n".join(str(e) for e in result.all_events)
     assert key not in events and key not in str(md)
     assert key.encode() not in (data_root / "llm_cache.sqlite").read_bytes()
@@ -131,3 +133,53 @@ def test_definitions_bind_both_roles() -> None:
     from ragassets.definitions import defs
 
     assert isinstance(defs.resources["llm"], LLMResource) and defs.resources["small_llm"].role == "small_llm"
+
+
+@dg.asset(partitions_def=parts)
+def failing_questions(context: dg.AssetExecutionContext, llm: LLMResource) -> None:
+    """Asks, gets nothing, fails before it records anything, as a stage does when its server fails."""
+    client = llm.client(context)
+    results = client.run([LLMRequest.chat("a"), LLMRequest.chat("b")])
+    raise dg.Failure(f"no request got an answer: {summarize_failures(results)['failures_by_reason']}")
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> str:
+    return "\n".join(str(e.event_specific_data) for e in result.all_events if e.is_failure)
+
+
+def test_a_stage_that_fails_on_its_server_still_records_its_usage(data_root: Path) -> None:
+    with LLMTestServer(faults={"500": 1.0}) as srv:
+        llm = LLMResource(provider="openai", base_url=srv.base_url, model="m", max_retries=1)
+        result = dg.materialize(
+            [failing_questions], resources={"llm": llm}, partition_key="sample", raise_on_error=False
+        )
+    assert not result.success and "no request got an answer" in _failure_messages(result)
+    usage = pl.read_parquet(paths.table_path("llm_usage", "sample", data_root))
+    assert usage["asset"].to_list() == ["failing_questions"] and usage["run_id"].to_list() == [result.run_id]
+    row = usage.row(0, named=True)
+    assert (row["requests"], row["sent"], row["failures"]) == (2, 2, 2)
+    assert json.loads(row["failures_by_reason"]) == {"server_error": 2}
+
+
+def test_a_model_the_server_does_not_serve_fails_the_step_and_is_recorded(data_root: Path) -> None:
+    with LLMTestServer(models=["Qwen/Qwen2.5-7B-Instruct"]) as srv:
+        llm = LLMResource(provider="openai", base_url=srv.base_url, model="qwen2.5")
+        result = dg.materialize(
+            [failing_questions], resources={"llm": llm}, partition_key="sample", raise_on_error=False
+        )
+        assert srv.stats()["chat_requests"] == 0
+    messages = _failure_messages(result)
+    assert "does not serve model 'qwen2.5'; it serves: Qwen/Qwen2.5-7B-Instruct" in messages
+    usage = pl.read_parquet(paths.table_path("llm_usage", "sample", data_root))
+    row = usage.row(0, named=True)
+    assert (row["requests"], row["sent"]) == (2, 0)
+    assert json.loads(row["failures_by_reason"]) == {"model_not_served": 2}
+
+
+def test_the_old_json_schema_field_of_the_resource_still_works() -> None:
+    assert LLMResource(json_schema=False).effective_settings().structured_output == "prompt"
+    assert (
+        LLMResource(structured_output="json_object").effective_settings().structured_output == "json_object"
+    )
+    with pytest.raises(dg.Failure, match="structured_output"):
+        LLMResource(structured_output="grammar").effective_settings()
