@@ -38,6 +38,7 @@ def root(tmp_path_factory):
 
 
 def _corpus(root, name: str, settings: dict) -> None:
+    """A copy of the sample corpus with ``settings`` as its corpus.yaml."""
     shutil.copytree(SAMPLE, root / "corpora" / name)
     (root / "corpora" / name / "corpus.yaml").write_text(yaml.safe_dump(settings))
 
@@ -124,34 +125,36 @@ def test_usage_per_role_and_reruns_reuse_the_simulation(root, served):
     assert any("retrieval failed" in p for p in prompts) and any("contains the source passage" in p for p in prompts)
 
 
-def test_a_filter_that_keeps_nothing_fails_with_its_reasons(root):
-    with LLMTestServer(responder=says_not_suitable_in_prose) as srv:
-        _corpus(root, "rejected", {"small_llm": {"provider": "openai", "base_url": srv.base_url, "model": "m",
-                                                 "max_repairs": 0}})
-        result = materialize("rejected", "+key:rag_prepared", expect_success=False)
-    assert not result.success
-    failure = next(str(e.event_specific_data.error) for e in result.all_events
-                   if e.is_failure and e.step_key == "rag_prepared")
-    assert "kept none of the" in failure and "no verdict (parse_error)" in failure
-    assert "skip_filter_chunks: true" in failure
-    # skipping the filter keeps every chunk and asks no model
-    ok = materialize("rejected", "key:chunk_suitability or key:rag_prepared",
-                     run_config={"chunk_suitability": {"rag": {"skip_filter_chunks": True}},
-                                 "rag_prepared": {"rag": {"skip_filter_chunks": True}}})
-    assert ok.success
-    assert read_table("chunk_suitability", "rejected", root)["suitable"].all()
-
-
-def test_offline_provider(root):
-    shutil.copytree(SAMPLE, root / "corpora" / "sample")
-    result = materialize("sample", EVERYTHING)
-    conv = read_table("conversations", "sample", root)
-    rag = read_table("rag_conversations", "sample", root)
+def test_offline_provider(root, served):
+    """The same corpus with the offline stand-in (its upstream tables are reused)."""
+    (root / "corpora" / "served" / "corpus.yaml").write_text(yaml.safe_dump({}))
+    result = materialize("served", "key:conversations or key:chunk_suitability or key:rag_prepared "
+                                   "or key:rag_conversations")
+    conv = read_table("conversations", "served", root)
+    rag = read_table("rag_conversations", "served", root)
     assert conv.height > 0 and set(conv["provider"]) == {"offline"}
     assert rag.height > 0 and set(rag["provider"]) == {"offline"}
     checks = check_results(result)
     for name in MY_CHECKS:
         assert checks[name].passed, (name, checks[name].description)
     assert all(_pii_gates(result).values())
-    suit = read_table("chunk_suitability", "sample", root)
+    suit = read_table("chunk_suitability", "served", root)
     assert suit["suitable"].any() and suit["reason"].str.len_chars().min() > 0
+
+
+def test_a_filter_that_keeps_nothing_fails_with_its_reasons(root, served):
+    with LLMTestServer(responder=says_not_suitable_in_prose) as srv:
+        (root / "corpora" / "served" / "corpus.yaml").write_text(yaml.safe_dump(
+            {"small_llm": {"provider": "openai", "base_url": srv.base_url, "model": "m", "max_repairs": 0}}))
+        result = materialize("served", "key:chunk_suitability or key:rag_prepared", expect_success=False)
+    assert not result.success
+    failure = next(str(e.event_specific_data.error) for e in result.all_events
+                   if e.is_failure and e.step_key == "rag_prepared")
+    assert "kept none of the" in failure and "no verdict (parse_error)" in failure
+    assert "skip_filter_chunks: true" in failure
+    # skipping the filter keeps every chunk and asks no model
+    ok = materialize("served", "key:chunk_suitability or key:rag_prepared",
+                     run_config={"chunk_suitability": {"rag": {"skip_filter_chunks": True}},
+                                 "rag_prepared": {"rag": {"skip_filter_chunks": True}}})
+    assert ok.success
+    assert read_table("chunk_suitability", "served", root)["suitable"].all()
