@@ -12,34 +12,39 @@ from ragassets.retrying import RetryPolicy, TransientError, backoff_delay, is_tr
 
 
 class Flaky:
-    """Fails with the given exceptions in turn, then answers."""
+    """Fails with the given exceptions in turn, then answers; remembers the attempt numbers it got."""
 
     def __init__(self, *errors: BaseException) -> None:
         self.errors = list(errors)
-        self.calls = 0
+        self.attempts: list[int] = []
 
-    def __call__(self) -> str:
-        self.calls += 1
+    @property
+    def calls(self) -> int:
+        return len(self.attempts)
+
+    def __call__(self, attempt: int) -> str:
+        self.attempts.append(attempt)
         if self.errors:
             raise self.errors.pop(0)
         return "answer"
 
 
 def run(policy: RetryPolicy, fn: Flaky, sleeps: list[float]) -> tuple[str, int]:
-    attempts = 0
-    for attempt in policy.retrying(sleep=sleeps.append):
-        with attempt:
-            attempts = attempt.retry_state.attempt_number
-            value = fn()
-    return value, attempts
+    value = policy.call(fn, sleep=sleeps.append)
+    return value, fn.calls
 
 
 def test_transient_failures_are_retried_with_doubling_waits() -> None:
     sleeps: list[float] = []
     fn = Flaky(TransientError("HTTP 503"), TransientError("HTTP 502"), TransientError("reset"))
     value, attempts = run(RetryPolicy(max_retries=4, base_s=0.5, jitter=False), fn, sleeps)
-    assert (value, attempts, fn.calls) == ("answer", 4, 4)
+    assert (value, attempts, fn.attempts) == ("answer", 4, [1, 2, 3, 4])
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_a_first_try_that_succeeds_never_waits() -> None:
+    sleeps: list[float] = []
+    assert run(RetryPolicy(), Flaky(), sleeps) == ("answer", 1) and sleeps == []
 
 
 def test_other_errors_end_the_call_at_once() -> None:
@@ -79,19 +84,36 @@ def test_the_async_form_retries_the_same_way() -> None:
     async def record(seconds: float) -> None:
         sleeps.append(seconds)
 
-    async def scenario() -> tuple[str, int]:
+    async def scenario() -> tuple[str, list[int]]:
         fn = Flaky(TransientError("timeout"), TransientError("429", retry_after=0.25))
-        attempts = 0
-        async for attempt in RetryPolicy(max_retries=3, base_s=0.1, jitter=False).async_retrying(
-            sleep=record
-        ):
-            with attempt:
-                attempts = attempt.retry_state.attempt_number
-                value = fn()
-        return value, attempts
 
-    assert asyncio.run(scenario()) == ("answer", 3)
+        async def attempt(n: int) -> str:
+            return fn(n)
+
+        value = await RetryPolicy(max_retries=3, base_s=0.1, jitter=False).acall(attempt, sleep=record)
+        return value, fn.attempts
+
+    assert asyncio.run(scenario()) == ("answer", [1, 2, 3])
     assert sleeps == [0.1, 0.25]
+
+    async def hopeless() -> None:
+        async def attempt(n: int) -> str:
+            raise TransientError(f"HTTP 503 on attempt {n}")
+
+        await RetryPolicy(max_retries=2, base_s=0.1, jitter=False).acall(attempt, sleep=record)
+
+    sleeps.clear()
+    with pytest.raises(TransientError, match="attempt 3"):
+        asyncio.run(hopeless())
+    assert sleeps == [0.1, 0.2]
+
+
+def test_no_retries_means_one_try() -> None:
+    sleeps: list[float] = []
+    fn = Flaky(TransientError("HTTP 503"))
+    with pytest.raises(TransientError):
+        run(RetryPolicy(max_retries=0), fn, sleeps)
+    assert fn.calls == 1 and sleeps == []
 
 
 def test_which_statuses_are_transient() -> None:

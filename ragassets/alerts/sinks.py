@@ -131,12 +131,15 @@ class WebhookSink:
             retry_after_cap_s=self.max_backoff_s,
         )
         attempts = 0
+
+        def attempt(n: int) -> None:
+            nonlocal attempts
+            attempts = n
+            self._post(client, payload, where)
+
         with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
             try:
-                for attempt in policy.retrying(sleep=self._sleep):
-                    with attempt:
-                        attempts = attempt.retry_state.attempt_number
-                        self._post(client, payload, where)
+                policy.call(attempt, sleep=self._sleep)
             except (TransientError, SinkError) as exc:
                 raise SinkError(f"webhook {where} failed after {attempts} attempt(s): {exc}") from None
 

@@ -356,32 +356,29 @@ def post_with_retries(
     policy = RetryPolicy(
         max_retries=max_retries, base_s=backoff_s, cap_s=60.0, jitter=False, retry_after_cap_s=30.0
     )
-    attempts = 0
+
+    def attempt(n: int) -> dict[str, Any]:
+        try:
+            resp = client.post(url, json=payload, headers=headers)
+        except httpx.TransportError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from None
+        if resp.status_code == 200:
+            try:
+                return resp.json()
+            except ValueError:
+                raise EmbedderError(f"{what}: {url} answered 200 with a body that is not JSON") from None
+        last = f"HTTP {resp.status_code}: {resp.text[:300]}"
+        if not is_transient_status(resp.status_code):
+            hint = " (check the API key variable)" if resp.status_code in (401, 403) else ""
+            raise EmbedderError(f"{what}: {url} refused the request, {last}{hint}")
+        raise TransientError(last, retry_after=parse_retry_after(resp.headers.get("retry-after")))
+
     try:
-        for attempt in policy.retrying(sleep=time.sleep):  # looked up per call: tests replace it
-            with attempt:
-                attempts = attempt.retry_state.attempt_number
-                try:
-                    resp = client.post(url, json=payload, headers=headers)
-                except httpx.TransportError as exc:
-                    raise TransientError(f"{type(exc).__name__}: {exc}") from None
-                if resp.status_code == 200:
-                    try:
-                        return resp.json()
-                    except ValueError:
-                        raise EmbedderError(
-                            f"{what}: {url} answered 200 with a body that is not JSON"
-                        ) from None
-                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if not is_transient_status(resp.status_code):
-                    hint = " (check the API key variable)" if resp.status_code in (401, 403) else ""
-                    raise EmbedderError(f"{what}: {url} refused the request, {last}{hint}")
-                raise TransientError(last, retry_after=parse_retry_after(resp.headers.get("retry-after")))
+        return policy.call(attempt, sleep=time.sleep)  # looked up per call: tests replace it
     except TransientError as exc:
         raise EmbedderError(
-            f"{what}: {url} failed after {attempts} attempts; last error {exc.message}"
+            f"{what}: {url} failed after {policy.max_attempts} attempts; last error {exc.message}"
         ) from None
-    raise AssertionError("unreachable: the retry loop returns or raises")
 
 
 class OpenAICompatibleEmbedder(Embedder):

@@ -485,11 +485,14 @@ class LLMClient:
         """One request to its end: answered, or failed with its reason after the retries it deserves."""
         started = time.monotonic()
         attempts = 0
+
+        async def attempt(n: int) -> Completion:
+            nonlocal attempts
+            attempts = n
+            return await self._attempt(item, limiter)
+
         try:
-            async for attempt in self.retry_policy.async_retrying():
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    completion = await self._attempt(item, limiter)
+            completion = await self.retry_policy.acall(attempt)
         except ProviderError as exc:
             if exc.retryable:
                 exc = ProviderError(exc.reason, f"{exc.message} (gave up after {attempts} attempts)")
