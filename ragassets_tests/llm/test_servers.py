@@ -76,6 +76,7 @@ def test_llama_server_json_object_mode_sends_the_schema_field(server_factory) ->
         assert body["response_format"] == {"type": "json_object", "schema": Verdict.model_json_schema()}
         assert "JSON schema" in body["messages"][-1]["content"]  # for servers that ignore the field
     # a single-model llama-server answers any model name: the check lets "qwen" through
+    assert client.served_models == ["/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"]
 
 
 def test_llama_cpp_python_refuses_json_schema_with_500_and_auto_moves_to_json_object(server_factory) -> None:
