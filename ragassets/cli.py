@@ -37,6 +37,13 @@ def corpus_job_def():
     return defs.resolve_job_def("corpus_job")
 
 
+def problem_set_job_def():
+    """The job that materializes the reasoning group for one problem set (module level: reconstructable)."""
+    from ragassets.definitions import defs
+
+    return defs.resolve_job_def("problem_set_job")
+
+
 def resolve_selection(select: str | None, defs: Any) -> list[Any] | None:
     """Asset keys for ``--select``: comma-separated asset names, or Dagster's selection syntax."""
     import dagster as dg
@@ -77,6 +84,7 @@ class RunSummary:
     assets: dict[str, int | None] = field(default_factory=dict)  # asset -> rows
     checks: list[tuple[str, str, bool, str, bool]] = field(default_factory=list)  # asset, check, passed, sev, blocking
     error: str = ""
+    kind: str = "corpus"  # or "problem set"
 
     @property
     def blocking_failed(self) -> list[str]:
@@ -116,7 +124,7 @@ def summarize_run(instance: Any, corpus: str, run_id: str, success: bool) -> Run
 
 def print_summary(s: RunSummary) -> None:
     status = "SUCCESS" if s.success else "FAILED"
-    print(f"\ncorpus {s.corpus}: run {s.run_id[:8]} {status}")
+    print(f"\n{s.kind} {s.corpus}: run {s.run_id[:8]} {status}")
     width = max([len(a) for a in s.assets] + [10])
     for asset, rows in sorted(s.assets.items()):
         checks = [c for c in s.checks if c[0] == asset]
@@ -133,7 +141,9 @@ def print_summary(s: RunSummary) -> None:
         print(f"  error: {s.error}")
 
 
-def _run_one(corpus: str, keys: list[Any] | None, executor: str, batch: str | None = None) -> RunSummary:
+def _run_one(
+    corpus: str, keys: list[Any] | None, executor: str, batch: str | None = None, job_def: Any = corpus_job_def
+) -> RunSummary:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
@@ -143,14 +153,14 @@ def _run_one(corpus: str, keys: list[Any] | None, executor: str, batch: str | No
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("RAGASSETS_LOG_LEVEL", "INFO")}}}}
     if executor == "multiprocess":
         result = dg.execute_job(
-            dg.reconstructable(corpus_job_def),
+            dg.reconstructable(job_def),
             instance=instance,
             asset_selection=keys,
             run_config=run_config,
             tags={**tags, "dagster/partition": corpus},
         )
     else:
-        result = corpus_job_def().execute_in_process(
+        result = job_def().execute_in_process(
             instance=instance,
             partition_key=corpus,
             asset_selection=keys,
@@ -194,6 +204,38 @@ def _run_in_processes(corpora: list[str], args: argparse.Namespace, instance: An
     return summaries
 
 
+def _materialize_problem_sets(args: argparse.Namespace) -> tuple[list[RunSummary], int]:
+    """Run the reasoning group for each ``--problem-set`` (registering new folders as partitions)."""
+    import dagster as dg
+
+    from ragassets.partitions import discover_problem_sets, problem_set_partitions
+    from ragassets.reasoning.problem_sets import problem_sets_dir, validate_problem_set_name
+
+    root = paths.data_root()
+    valid, _ = discover_problem_sets(root)
+    for name in args.problem_set:
+        validate_problem_set_name(name)
+        if name not in valid:
+            print(f"error: no problem set folder {problem_sets_dir(root) / name}; problem sets found: "
+                  f"{', '.join(valid) or 'none'}", file=sys.stderr)
+            return [], 2
+    from ragassets.definitions import defs
+
+    keys = resolve_selection(args.select, defs)
+    instance = dg.DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(problem_set_partitions.name))
+    new = [p for p in valid if p not in known]
+    if new:
+        instance.add_dynamic_partitions(problem_set_partitions.name, new)
+        print(f"registered problem set partitions: {', '.join(new)}")
+    summaries = []
+    for name in args.problem_set:
+        s = _run_one(name, keys, args.executor, args.batch, job_def=problem_set_job_def)
+        s.kind = "problem set"
+        summaries.append(s)
+    return summaries, 0
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -201,6 +243,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     root = paths.data_root()
     ensure_dagster_home(root)
+    reasoning: list[RunSummary] = []
+    if args.problem_set:
+        reasoning, code = _materialize_problem_sets(args)
+        if code:
+            return code
+        if not args.corpus:
+            return _finish(reasoning, args, root)
     valid, invalid = discover_corpora(root)
     for name in invalid:
         print(f"warning: skipping corpora/{name}: not a valid corpus name (lowercase letters, digits, '-', '_')",
@@ -229,10 +278,20 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         summaries = _run_in_processes(wanted, args, instance)
     else:
         summaries = [_run_one(c, keys, args.executor, args.batch) for c in wanted]
+    return _finish(reasoning + summaries, args, root)
+
+
+def _finish(summaries: list[RunSummary], args: argparse.Namespace, root: Path) -> int:
+    """Print the summaries, refresh the DuckDB views and evaluate alerts; the exit status."""
+    from ragassets.definitions import defs
+
     for s in summaries:
         print_summary(s)
     if args.no_post:
         return 1 if any(not s.success or s.blocking_failed for s in summaries) else 0
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
     try:
         from ragassets.storage import refresh_views
 
@@ -314,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("materialize", help="materialize assets for one or more corpora")
     m.add_argument("--corpus", action="append", help="corpus name (repeatable); default: every corpus on disk")
+    m.add_argument("--problem-set", action="append",
+                   help="problem set name (repeatable): materialize the reasoning group for data/problem_sets/<name>/")
     m.add_argument("--select", help="comma-separated asset names or a Dagster asset selection; default: all")
     m.add_argument("--jobs", type=int, default=1, help="corpora to run at once, each in its own process")
     m.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",

@@ -17,7 +17,13 @@ import dagster as dg
 
 from ragassets import defs as defs_package
 from ragassets.resources import build_resources
-from ragassets.sensors import corpus_job, corpus_sensor, duckdb_views_sensor
+from ragassets.sensors import (
+    corpus_job,
+    corpus_sensor,
+    duckdb_views_sensor,
+    problem_set_job,
+    problem_set_sensor,
+)
 
 
 def build_definitions() -> dg.Definitions:
@@ -32,13 +38,13 @@ def build_definitions() -> dg.Definitions:
         assets=dg.load_assets_from_package_module(defs_package),
         asset_checks=dg.load_asset_checks_from_package_module(defs_package),
         resources=build_resources(),
-        jobs=[corpus_job],
+        jobs=[corpus_job, problem_set_job],
         # A process per step, started from a forkserver that has imported this module once: steps
         # start in milliseconds instead of re-importing Dagster, Presidio and torch each time.
         executor=dg.multiprocess_executor.configured(
             {"start_method": {"forkserver": {"preload_modules": ["ragassets.definitions"]}}}
         ),
-        sensors=[corpus_sensor, duckdb_views_sensor, *extra_sensors],
+        sensors=[corpus_sensor, problem_set_sensor, duckdb_views_sensor, *extra_sensors],
     )
 
 

@@ -163,7 +163,7 @@ def test_whole_domain_path_through_the_test_server(tmp_path):
     from ragassets.formats.sft import validate_jsonl
 
     for name, path in written.items():
-        n, problems_found = validate_jsonl(path, name.split(".")[0])
+        _, problems_found = validate_jsonl(path, name.split(".")[0])
         assert not problems_found, problems_found
     lines = [json.loads(x) for x in (out / "messages.train.jsonl").read_text().splitlines()]
     lines += [json.loads(x) for x in (out / "messages.eval.jsonl").read_text().splitlines()]
