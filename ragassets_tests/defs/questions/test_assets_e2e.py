@@ -214,4 +214,5 @@ def test_an_unreachable_server_fails_the_step_with_what_to_check(root):
     result = materialize("down", "+key:questions", expect_success=False)
     assert not result.success
     failures = [str(e.event_specific_data) for e in result.all_events if e.is_failure]
-    assert any("no questions request got an answer" in f and "llm.base_url" in f for f in failures), failures
+    # the server check before the first request names the server and the setting to fix
+    assert any("is down or unreachable" in f and "llm.base_url" in f for f in failures), failures
