@@ -660,8 +660,10 @@ class OllamaSettings(_Block):
 class ModelEvalSettings(_Block):
     """Base model against tuned model on the eval split: closed-book and with retrieved chunks."""
 
-    modes: list[Literal["closed_book", "retrieval"]] = Field(
-        default_factory=lambda: ["closed_book", "retrieval"], description="Ways the questions are asked."
+    modes: list[str] = Field(
+        default_factory=lambda: ["closed_book", "retrieval"],
+        description="Ways the questions are asked: closed_book (the question alone), retrieval (top_k chunks of "
+        "chunk_index in the system prompt).",
     )
     top_k: int = Field(3, ge=1, le=50, description="Chunks from chunk_index put in the prompt in retrieval mode.")
     max_new_tokens: int = Field(64, ge=1, description="Longest answer (greedy decoding).")
@@ -671,6 +673,14 @@ class ModelEvalSettings(_Block):
     not_worse_tolerance: float = Field(
         0.02, ge=0.0, le=1.0, description="Check: tuned token F1 may be this much below base in retrieval mode."
     )
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - {"closed_book", "retrieval"})
+        if unknown or not v:
+            raise ValueError(f"modes are closed_book and/or retrieval, got {v}")
+        return list(dict.fromkeys(v))
 
 
 class AlertsSettings(_Block):

@@ -34,10 +34,11 @@ def test_definitions_load_and_validate():
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     repo.load_all_definitions()
-    # every asset is partitioned by corpus
+    # every asset is partitioned (by corpus or problem set), but base_model: one base model for every corpus
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        assert graph.get(key).partitions_def is not None, key
+        shared = key == dg.AssetKey("base_model")
+        assert (graph.get(key).partitions_def is None) == shared, key
 
 
 def test_definitions_snapshot():

@@ -1,0 +1,1 @@
+"""The `ollama` stage: the tuned model merged, written as a GGUF, with an Ollama Modelfile."""

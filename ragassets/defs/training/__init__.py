@@ -1,0 +1,1 @@
+"""The `training` stage: the base model (not partitioned) and the LoRA adapter of each corpus."""
