@@ -83,7 +83,7 @@ def test_judge_through_the_server_and_a_new_threshold_never_asks_it(root, served
     assert first["kept_pairs"] == (scored["overall"] >= 5).sum()
     # a new threshold: only training_datasets ran, and the judge got no request
     steps = {e.step_key for e in served["again"].all_events if e.step_key}
-    assert steps == {"training_datasets"}
+    assert "training_datasets" in steps and all(s.startswith("training_datasets") for s in steps)  # and its checks
     assert served["after_threshold"] == served["judged"]
     again = _metadata(served["again"], "training_datasets")
     assert again["format_threshold"] == 9.0 and again["kept_pairs"] == (scored["overall"] >= 9).sum()
@@ -94,7 +94,7 @@ def test_judge_through_the_server_and_a_new_threshold_never_asks_it(root, served
     # re-materializing the judge itself answers from the cache: still no request
     assert served["after_rejudge"] == served["judged"]
     rejudged = _metadata(served["rejudged"], "scored_qa")
-    assert rejudged["llm_cache_hits"] == questions.height and rejudged["llm_sent"] == 0
+    assert rejudged["small_llm/cache_hits"] == questions.height and rejudged["small_llm/sent"] == 0
 
 
 @pytest.fixture(scope="module")
