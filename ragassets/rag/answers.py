@@ -108,29 +108,20 @@ def rag_conversation_rows(
     seed: int,
 ) -> pl.DataFrame:
     """The rag_conversations table: one row per line (an item of a group, with its segments)."""
-    rows = []
+    cols: dict[str, list] = {name: [] for name in RAG_CONVERSATIONS_SCHEMA}
     for line in build_lines(batch.items, fmt, prompts, size, seed):
         it = line.item
         ctx_ids = [c.chunk_id for c in it.context]
-        rows.append(
-            {
-                "corpus": corpus,
-                "item_id": it.item_id,
-                "group_id": line.group_id,
-                "position": line.position,
-                "chunk_id": it.chunk_id,
-                "rag_failed": it.rag_failed,
-                "question": it.question,
-                "answer": it.answer,
-                "context_chunk_ids": ctx_ids,
-                "source_chunk_ids": list(dict.fromkeys([it.chunk_id, *ctx_ids])),
-                "messages": json.dumps(line.messages(), ensure_ascii=False),
-                "segments": json.dumps({"segments": line.segments}, ensure_ascii=False),
-                "provider": batch.provider,
-                "model": batch.model,
-            }
+        values = (
+            corpus, it.item_id, line.group_id, line.position, it.chunk_id, it.rag_failed, it.question, it.answer,
+            ctx_ids, list(dict.fromkeys([it.chunk_id, *ctx_ids])),
+            json.dumps(line.messages(), ensure_ascii=False),
+            json.dumps({"segments": line.segments}, ensure_ascii=False),
+            batch.provider, batch.model,
         )
-    return pl.DataFrame(rows, schema=RAG_CONVERSATIONS_SCHEMA)
+        for name, value in zip(cols, values, strict=True):
+            cols[name].append(value)
+    return pl.DataFrame(cols, schema=RAG_CONVERSATIONS_SCHEMA)
 
 
 def scaffolding_report(table: pl.DataFrame, chunk_text: dict[str, str], limit: int = 10) -> tuple[int, list[dict]]:

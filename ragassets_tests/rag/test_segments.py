@@ -235,3 +235,19 @@ def test_scaffolding_detection() -> None:
     assert scaffolding_in("The tank failed at 55:54.") == []
     # words the source itself uses are not scaffolding
     assert scaffolding_in("The passage took three hours.", source="The passage took three hours by ferry.") == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["<|im_start|>user\n{{ user }}<|im_end|>\n", "{% raw %}{{ literal }}{% endraw %} {{user}}\n\n",
+     "[{{ user | trim }}]", "{{- user }} x", "{% if user %}U:{% endif %}{{ user }}", "a\r\n{{ user }}"],
+)
+def test_plain_formats_render_exactly_as_jinja(template: str) -> None:
+    """Plain text around one {{ user }} is rendered by concatenation (fast); anything else by Jinja."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    fmt = ChatFormat(bos="", system_format="{{ system }}", user_format=template, assistant_format="{{ assistant }}")
+    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    for content in ["How?", "  padded  ", "{{ not a var }}", "line\nbreak"]:
+        assert fmt.user(content) == env.from_string(template).render(user=content)

@@ -1,0 +1,184 @@
+"""RAG conversations on the Apollo 13 Mission Report through the LLM test server.
+
+1. Hard negatives: the chunks are embedded (MiniLM) into an exact FAISS index, as chunk_index does;
+   the cost of selecting each item's nearest non-adjacent chunks (one batched search) and of the whole
+   seeded simulation, per item, with hard negatives and with random distractors.
+2. The rag_conversations flow through the OpenAI-compatible test server in its own process (pinned
+   to its own core where possible, as an LLM server runs on its own machine): a model-like responder
+   that takes LATENCY_S per request, MAX_CONCURRENCY in flight. Ideal = requests x latency /
+   concurrency (as for the LLM layer and questions); the target is wall / ideal <= 1.1, judged on the
+   median of REPEATS cold runs (fresh client, no cache).
+
+Skips (and says so) when ../shared/corpora/apollo13 is absent.
+
+    .venv/bin/python -m bench.bench_rag_conversations
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import statistics
+import time
+from contextlib import contextmanager
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+from bench._results import peak_rss_mb, shared_corpora, write_section
+
+LATENCY_S = 0.1
+MAX_CONCURRENCY = 32
+REPEATS = 3
+
+
+def _serve(conn, latency_s: float) -> None:
+    """Child process: the test server answering our RAG prompts; reports its port, waits for stop."""
+    from ragassets_tests.llm_server import LLMTestServer
+    from ragassets_tests.rag.responders import rag_like
+
+    with LLMTestServer(latency_s=latency_s, responder=rag_like) as srv:
+        conn.send(srv.port)
+        conn.recv()
+    conn.close()
+
+
+@contextmanager
+def server_process(latency_s: float):
+    """(base_url, pinning note): the server in a process of its own, on its own core when there are two."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(child, latency_s), daemon=True)
+    proc.start()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    note = "server and client share the cores"
+    try:
+        if not parent.poll(60):
+            raise RuntimeError("the test server process did not report a port within 60 s")
+        port = parent.recv()
+        if len(cores) >= 2:
+            os.sched_setaffinity(proc.pid, {cores[-1]})
+            os.sched_setaffinity(0, set(cores[:-1]))
+            note = f"server on core {cores[-1]}, client on {','.join(map(str, cores[:-1]))}"
+        yield f"http://127.0.0.1:{port}/v1", note
+    finally:
+        if cores:
+            os.sched_setaffinity(0, set(cores))
+        parent.send("stop")
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+
+
+def main() -> None:
+    corpora = shared_corpora()
+    folder = corpora / "apollo13" if corpora else None
+    if folder is None or not folder.is_dir():
+        write_section("rag_conversations", "## RAG conversations\n\nSkipped: ../shared/corpora/apollo13 is absent.")
+        return
+
+    from bench.bench_questions import load_chunks
+    from ragassets import paths
+    from ragassets.embed.cache import CacheStats, EmbeddingCache, embed_documents_cached
+    from ragassets.embed.providers import MiniLMEmbedder
+    from ragassets.llm import LLMClient, PromptLibrary, RagAnswer
+    from ragassets.rag.answers import answer_requests, collect_answers, context_chunks, rag_conversation_rows
+    from ragassets.rag.chat_format import default_chat_format
+    from ragassets.rag.neighbours import ChunkNeighbours
+    from ragassets.rag.simulate import prepare_rag
+    from ragassets.retrieval.index import build_index
+    from ragassets.settings import LlmSettings, RagSettings
+
+    chunks, _ = load_chunks(folder)
+    ids = chunks["chunk_id"].to_list()
+    t0 = time.perf_counter()
+    cache_stats = CacheStats()  # the data root's embedding cache: a re-run embeds nothing
+    vectors = embed_documents_cached(MiniLMEmbedder(), chunks["text"].to_list(),
+                                     EmbeddingCache.under(paths.data_root()), cache_stats)
+    embed_s = time.perf_counter() - t0
+    index, _ = build_index(vectors)
+
+    # 1. hard negatives and the simulation
+    hard = RagSettings(distractors="hard_negative", seed=0)
+    neg_walls, sim_walls, rand_walls = [], [], []
+    for _ in range(REPEATS):
+        nb = ChunkNeighbours(index, ids, vectors, chunks)
+        t0 = time.perf_counter()
+        nb.hard_negatives(ids, hard.rag_max_chunks)
+        neg_walls.append(time.perf_counter() - t0)
+        nb = ChunkNeighbours(index, ids, vectors, chunks)
+        t0 = time.perf_counter()
+        prepared = prepare_rag("apollo13", ids, chunks, hard, hard_negatives=nb.hard_negatives)
+        sim_walls.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        prepare_rag("apollo13", ids, chunks, RagSettings(distractors="random", seed=0))
+        rand_walls.append(time.perf_counter() - t0)
+    n_items = prepared.height
+    fmt = default_chat_format()
+
+    # 2. rag_conversations through the test server, phase by phase
+    blocks = context_chunks(chunks)
+    prompts = PromptLibrary()
+
+    def flow(client, prepared):
+        t0 = time.perf_counter()
+        reqs = answer_requests(prepared, blocks, prompts)
+        t1 = time.perf_counter()
+        results = client.generate_structured(reqs, RagAnswer)
+        t2 = time.perf_counter()
+        batch = collect_answers(prepared, blocks, results)
+        table = rag_conversation_rows("apollo13", batch, fmt, hard.final_assistant_prompts,
+                                      hard.num_items_per_group, hard.seed)
+        t3 = time.perf_counter()
+        if batch.failures:
+            raise SystemExit(f"requests failed: {dict(batch.failures)}")
+        return {"build": t1 - t0, "llm": t2 - t1, "lines": t3 - t2, "wall": t3 - t0, "n": table.height}
+
+    runs = []
+    with server_process(LATENCY_S) as (base_url, pinning):
+        llm = LlmSettings(provider="openai", base_url=base_url, model="bench-model", max_concurrency=MAX_CONCURRENCY,
+                          timeout_s=30)
+        flow(LLMClient.from_settings(llm, cache=None, progress_interval_s=3600), prepared.head(8))  # warm up
+        for _ in range(REPEATS):
+            runs.append(flow(LLMClient.from_settings(llm, cache=None, progress_interval_s=3600), prepared))
+    walls = [r["wall"] for r in runs]
+    lines = runs[0]["n"]
+    mid = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+    ideal = n_items * LATENCY_S / MAX_CONCURRENCY
+    ratio = statistics.median(walls) / ideal
+    per_item_us = statistics.median(neg_walls) / n_items * 1e6
+    md = "\n".join([
+        "## RAG conversations (Apollo 13 Mission Report, `bench/bench_rag_conversations.py`)",
+        "",
+        (f"{chunks.height} chunks (default chunking), MiniLM vectors ({embed_s:.1f} s, {cache_stats.hits} from the "
+         f"embedding cache), exact FAISS index; "
+         f"every chunk kept (filter skipped), rag_max_chunks {hard.rag_max_chunks}, failure share "
+         f"{prepared['rag_failed'].mean():.2f} (setting {hard.rag_failure_percentage}). Median of {REPEATS} runs."),
+        "",
+        "| step | items | wall s | per item |",
+        "|---|---:|---:|---:|",
+        f"| hard negatives (one batched search, chunk and neighbours left out) | {n_items} | "
+        f"{statistics.median(neg_walls):.4f} | **{per_item_us:.0f} µs** |",
+        f"| simulation, hard negatives | {n_items} | {statistics.median(sim_walls):.4f} | "
+        f"{statistics.median(sim_walls) / n_items * 1e6:.0f} µs |",
+        f"| simulation, random distractors | {n_items} | {statistics.median(rand_walls):.4f} | "
+        f"{statistics.median(rand_walls) / n_items * 1e6:.0f} µs |",
+        "",
+        ("| rag_conversations through the test server | requests | lines | build s | LLM s | group + segments s "
+         "| wall s | ideal s | wall / ideal |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        (f"| {LATENCY_S * 1000:.0f} ms/request, {MAX_CONCURRENCY} in flight ({pinning}) | {n_items} | {lines} | "
+         f"{mid['build']:.2f} | {mid['llm']:.2f} | {mid['lines']:.2f} | {statistics.median(walls):.2f} | {ideal:.2f} "
+         f"| **{ratio:.2f}** |"),
+        "",
+        (f"Wall = building the requests (Jinja, JSON schema) + the LLM calls (parsing included) + grouping and "
+         f"rendering the segments; walls {', '.join(f'{w:.2f}' for w in walls)} s; the LLM phase alone is "
+         f"{mid['llm'] / ideal:.2f}x ideal. Target wall / ideal <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'}. "
+         f"Load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Peak RSS {peak_rss_mb():.0f} MiB."),
+    ])
+    write_section("rag_conversations", md)
+
+
+if __name__ == "__main__":
+    main()
