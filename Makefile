@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -q -e ".[dev]"
+	$(PIP) -q -e ".[dev,scale]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,6 +43,7 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ragassets show questions --corpus sample --columns difficulty,question,answer -n 4 --width 120
 
 test: $(VENV)/.installed-dev
+	@.ci/install-services.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 dev: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
