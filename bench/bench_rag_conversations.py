@@ -158,12 +158,12 @@ def main() -> None:
         "",
         "| step | items | wall s | per item |",
         "|---|---:|---:|---:|",
-        f"| hard negatives (one batched search, chunk and neighbours left out) | {n_items} | "
-        f"{statistics.median(neg_walls):.4f} | **{per_item_us:.0f} µs** |",
-        f"| simulation, hard negatives | {n_items} | {statistics.median(sim_walls):.4f} | "
-        f"{statistics.median(sim_walls) / n_items * 1e6:.0f} µs |",
-        f"| simulation, random distractors | {n_items} | {statistics.median(rand_walls):.4f} | "
-        f"{statistics.median(rand_walls) / n_items * 1e6:.0f} µs |",
+        (f"| hard negatives (one batched search, chunk and neighbours left out) | {n_items} | "
+         f"{statistics.median(neg_walls):.4f} | **{per_item_us:.0f} µs** |"),
+        (f"| simulation, hard negatives | {n_items} | {statistics.median(sim_walls):.4f} | "
+         f"{statistics.median(sim_walls) / n_items * 1e6:.0f} µs |"),
+        (f"| simulation, random distractors | {n_items} | {statistics.median(rand_walls):.4f} | "
+         f"{statistics.median(rand_walls) / n_items * 1e6:.0f} µs |"),
         "",
         ("| rag_conversations through the test server | requests | lines | build s | LLM s | group + segments s "
          "| wall s | ideal s | wall / ideal |"),

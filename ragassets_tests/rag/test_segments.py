@@ -172,7 +172,7 @@ def test_default_template_matches_the_gguf_of_the_default_base_model() -> None:
 def test_chat_template_from_a_model_folder(tmp_path) -> None:
     tok = chat_tokenizer("llama3")
     tok.save_pretrained(str(tmp_path))
-    template, bos, eos = read_chat_template(tmp_path)
+    template, bos, _eos = read_chat_template(tmp_path)
     assert template == LLAMA3_STYLE_TEMPLATE and bos == "<|begin_of_text|>"
     assert default_chat_format(tmp_path).bos == "<|begin_of_text|>"
     with pytest.raises(ChatFormatError, match="set rag.system_format"):

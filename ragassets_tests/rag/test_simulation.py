@@ -47,7 +47,7 @@ def test_hard_negatives_are_near_but_never_the_chunk_or_its_neighbours(corpus) -
 
 
 def test_related_keeps_neighbours_and_respects_the_cosine(corpus) -> None:
-    chunks, _, nb = corpus
+    _chunks, _, nb = corpus
     rel = nb.related(["d0c3"], 2, min_score=0.5)["d0c3"]
     assert {n.chunk_id for n in rel} == {"d0c2", "d0c4"}
     assert nb.related(["d0c3"], 2, min_score=0.9999)["d0c3"] == []
@@ -113,7 +113,7 @@ def test_simulation_statistics_on_a_seeded_run(corpus, mode) -> None:
 
 
 def test_simulation_is_reproducible_and_seeded(corpus) -> None:
-    chunks, _, nb = corpus
+    chunks, _, _nb = corpus
     kept = chunks["chunk_id"].to_list()[:50]
     s = RagSettings(distractors="random", seed=3)
     a = prepare_rag("t", kept, chunks, s)
