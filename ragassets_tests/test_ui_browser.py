@@ -242,6 +242,39 @@ def _wait_for(predicate, timeout_s: float, what: str, server: DagsterDev):
     pytest.fail(f"timed out after {timeout_s}s waiting for {what}:\n{_tail(server.log)}")
 
 
+def _open_launchpad(page, url: str, asset: str) -> None:
+    """The asset page's Materialize menu -> Open launchpad."""
+    page.goto(f"{url}/assets/{asset}")
+    page.get_by_role("button", name="Materialize…").wait_for()
+    page.get_by_role("button", name="arrow_drop_down").first.click()
+    page.get_by_text("Open launchpad").click()
+    # up to two questions first: "upstream assets not materialized yet" and "a multi-asset's other outputs"
+    confirm = page.get_by_role("button", name="Confirm")
+    scaffold = page.get_by_role("button", name="Scaffold missing config")
+    deadline = time.monotonic() + 60
+    while not scaffold.is_visible() and time.monotonic() < deadline:
+        if confirm.is_visible():
+            confirm.click()
+        page.wait_for_timeout(300)
+    scaffold.wait_for()
+
+
+def _type_config(page, lines: list[str]) -> None:
+    """Replace the launchpad's YAML with ``lines`` (typed: the editor indents by itself, so each line
+    starts from column 0) and leave the cursor on the last key, where the help panel documents its block."""
+    page.locator(".CodeMirror").first.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    for line in lines:
+        page.keyboard.type(line)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Shift+Home")
+        page.keyboard.press("Delete")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("End")
+    page.wait_for_timeout(1500)  # the config is validated against the schema by the server
+
+
 def test_materialize_from_the_ui_and_get_an_alert(dagster_dev: DagsterDev):
     from playwright.sync_api import expect, sync_playwright
 
@@ -321,6 +354,19 @@ def test_materialize_from_the_ui_and_get_an_alert(dagster_dev: DagsterDev):
             expect(page.get_by_text("check_alert_sensor").first).to_be_visible()
             page.wait_for_timeout(1500)
             _shot(page, "alert-sensor.png")
+
+            # 5. the launchpad of questions shows its typed run config: keys with their descriptions,
+            # and a wrong type is refused before anything runs
+            _open_launchpad(page, url, "questions")
+            _type_config(page, ["ops:", "  questions:", "    config:", "      questions:", "        questions_per_chunk: 3"])
+            help_text = page.get_by_text("Questions asked for per chunk").first
+            expect(help_text).to_be_attached()
+            expect(page.get_by_text("questions_per_chunk", exact=True).first).to_be_attached()
+            help_text.scroll_into_view_if_needed()
+            expect(page.get_by_text("No errors")).to_be_visible()
+            _shot(page, "launchpad-config.png")
+            _type_config(page, ["ops:", "  questions:", "    config:", "      questions:", "        questions_per_chunk: many"])
+            expect(page.get_by_text("questions_per_chunk. Value \"many\"", exact=False).first).to_be_visible()
         finally:
             browser.close()
 

@@ -76,7 +76,8 @@ def _config_type(annotation: Any, name: str) -> Any | None:
 def _description(block: str, name: str, field: Any) -> str:
     default = field.get_default(call_default_factory=True)
     text = (field.description or f"{block}.{name}").rstrip()
-    return f"{text} Unset: corpus.yaml, then RAGASSETS_{block.upper()}_{name.upper()}, then {default!r}."
+    fallback = "not set" if default is None else f"{default!r}"
+    return f"{text} Unset: corpus.yaml, then RAGASSETS_{block.upper()}_{name.upper()}, then {fallback}."
 
 
 @cache
