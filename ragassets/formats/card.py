@@ -1,9 +1,11 @@
-"""The dataset card (``README.md``) written beside the SFT exports.
+"""The dataset card (``README.md``) written beside the SFT exports: where the data came from, how many
+examples of each source, the threshold, the judge, the split, and how to load it.
 
-Its YAML front matter declares one config per format with its train/eval files, the layout
-Hugging Face ``datasets`` reads, so ``load_dataset("<export dir>/sft", "messages")`` loads both
-splits; the text says where the data came from, how many examples of each source, the threshold,
-the judge, the split, and how to load it.
+The card deliberately declares no ``configs:`` in its front matter. ``datasets`` caches a folder's
+configs under the folder's *name* and the config name (``sft/messages``) without the files' contents,
+so after a re-export with another threshold (or for another corpus, whose folder is also ``sft``)
+``load_dataset(folder, "messages")`` can return the previous rows. ``load_dataset("json",
+data_files=...)`` keys its cache on the files themselves and is what the card shows.
 """
 
 from __future__ import annotations
@@ -41,15 +43,7 @@ class CardFacts:
 
 def dataset_card(facts: CardFacts) -> str:
     """The README.md text (Markdown with YAML front matter)."""
-    front = ["---", "configs:"]
-    for i, fmt in enumerate(FORMATS):
-        front.append(f"- config_name: {fmt}")
-        if fmt == "messages":
-            front.append("  default: true")
-        front.append("  data_files:")
-        for split in SPLITS:
-            front += [f"  - split: {split}", f"    path: {export_name(fmt, split)}"]
-    front += ["tags:", "- ragassets", "- sft", "---", ""]
+    front = ["---", "tags:", "- ragassets", "- sft", f"- {facts.corpus}", "---", ""]
     total = {s: sum(facts.counts.get(s, {}).values()) for s in SPLITS}
     rows = ["| source | train | eval |", "|---|---:|---:|"]
     for source in facts.include:
@@ -100,7 +94,8 @@ def dataset_card(facts: CardFacts) -> str:
         "from datasets import load_dataset",
         "",
         'ds = load_dataset("json", data_files={"train": "messages.train.jsonl", "eval": "messages.eval.jsonl"})',
-        '# or, from this folder, any config of the card: load_dataset("path/to/this/folder", "sharegpt")',
+        "# any format the same way, e.g. sharegpt.train.jsonl; load files, not this folder by name: datasets",
+        "# caches a folder's configs under its name (sft), so a re-export could load stale rows",
         "",
         "from trl import SFTConfig, SFTTrainer",
         'trainer = SFTTrainer(model="path/to/model", train_dataset=ds["train"], eval_dataset=ds["eval"],',

@@ -64,21 +64,23 @@ def test_every_format_round_trips_through_load_dataset(exported):
     assert messages[0]["messages"] == list(split.train[0].messages)
 
 
-def test_dataset_card_configs_load_every_format_from_the_folder(exported):
+def test_dataset_card_and_the_loading_it_shows(exported):
     out, split = exported
     facts = CardFacts(corpus="c", threshold=7, include=["qa", "conversations", "rag_conversations"],
                       counts={"train": {"qa": 5, "conversations": 2, "rag_conversations": 1}, "eval": {"qa": 3}},
                       split_by="chunk", eval_share=0.3, seed=0, groups=9, eval_groups=3, judge="offline:x",
                       judge_is_stand_in=True, scored_pairs=8, kept_pairs=8)
     card = dataset_card(facts)
-    (out / "README.md").write_text(card)
+    assert card.startswith("---\ntags:\n") and "configs:" not in card  # no folder configs: see card.py
     assert "| **total** | **8** | **3** |" in card and "overall >= 7 of 10" in card
     assert "the offline stand-in, a heuristic, not a model" in card and "Split by **chunk** with seed 0" in card
     for fmt in FORMATS:
-        ds = datasets.load_dataset(str(out), fmt)
-        assert ds["train"].num_rows == len(split.train) and ds["eval"].num_rows == len(split.eval)
-    default = datasets.load_dataset(str(out))
-    assert "messages" in default["train"].column_names
+        assert f"`{fmt}.train.jsonl`" in card
+    # the loading the card shows, from the folder
+    shown = 'load_dataset("json", data_files={"train": "messages.train.jsonl", "eval": "messages.eval.jsonl"})'
+    assert shown in card
+    ds = datasets.load_dataset("json", data_files={s: str(out / f"messages.{s}.jsonl") for s in ("train", "eval")})
+    assert ds["train"].num_rows == len(split.train) and ds["eval"].num_rows == len(split.eval)
 
 
 def test_validator_catches_broken_lines(tmp_path):

@@ -125,10 +125,11 @@ def test_offline_exports_load_and_gates_pass(root, offline):
            and e.event_specific_data.check_name == "no_residual_pii"}
     assert {a: pii.get(a) for a in TABLES} == dict.fromkeys(TABLES, True)
     out = root / "exports" / "sample"
-    ds = datasets.load_dataset(str(out / "sft"), "messages")
+    sft = out / "sft"
+    ds = datasets.load_dataset("json", data_files={s: str(sft / f"messages.{s}.jsonl") for s in ("train", "eval")})
     table = read_table("training_datasets", "sample", root)
     assert ds["train"].num_rows + ds["eval"].num_rows == table.height > 0
-    assert (out / "sft" / "README.md").read_text().startswith("---\nconfigs:")
+    assert "# SFT dataset of corpus `sample`" in (sft / "README.md").read_text()
     grpo = datasets.load_dataset("json", data_files=str(out / "grpo.jsonl"), split="train")
     g = read_table("grpo_dataset", "sample", root)
     assert grpo.num_rows == g.height and set(grpo["task"]) == {"qa", "retrieval"}
