@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         print("## Judging\n\nSkipped: ../shared/corpora/apollo13 is absent.")
         return
 
-    from bench.bench_llm import pin, unpin
+    from bench.bench_llm import cpu_s, pin, unpin
     from ragassets.judging import score_distribution
     from ragassets.llm import ResponseCache
     from ragassets_tests.llm_server import LLMTestServer
@@ -97,16 +97,20 @@ def main(argv: list[str] | None = None) -> None:
         judge_once(srv.base_url, chunks, questions.head(16), settings)  # imports, connections
         placement = pin(srv.pid)
         try:
-            sent = []
+            sent, client_cpu, server_cpu, loads = [], [], [], []
             for _ in range(args.repeats):
                 srv.reset()
+                c0, s0 = cpu_s(), cpu_s(srv.pid)
                 wall, run, _client = judge_once(srv.base_url, chunks, questions, settings)
+                client_cpu.append(cpu_s() - c0)
+                server_cpu.append(cpu_s(srv.pid) - s0)
+                loads.append(os.getloadavg()[0])
                 walls.append(wall)
                 sent.append(srv.stats()["chat_requests"])
             cache = ResponseCache(Path(tmp_dir) / "llm_cache.sqlite")
             judge_once(srv.base_url, chunks, questions, settings, cache=cache)
             srv.reset()
-            warm_wall, warm_run, warm_client = judge_once(srv.base_url, chunks, questions, settings, cache=cache)
+            warm_wall, _, _ = judge_once(srv.base_url, chunks, questions, settings, cache=cache)
             warm_sent = srv.stats()["chat_requests"]
         finally:
             if placement:
@@ -120,15 +124,19 @@ def main(argv: list[str] | None = None) -> None:
          f"with its chunk window through the test server ({LATENCY_S * 1000:.0f} ms/request, {CAPACITY} at a time, "
          f"JSON answers matching the rubric's schema; {placement or 'server and client share the cores'})."),
         "",
-        "| run | pairs | sent | wall s (median) | wall s (best) | ideal s | wall / ideal (median) | pairs/s |",
-        "|---|---|---|---|---|---|---|---|",
+        ("| run | pairs | sent | wall s (median) | wall s (best) | ideal s | wall / ideal (median) | wall / ideal "
+         "(best) | pairs/s | client CPU ms/pair | server CPU ms/pair |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         (f"| judge_questions, {args.repeats} cold runs | {n} | {max(sent)} | {median:.3f} | {min(walls):.3f} | "
-         f"{ideal:.3f} | **{median / ideal:.3f}** | {n / median:,.0f} |"),
-        f"| the same over a warm response cache | {n} | {warm_sent} | {warm_wall:.3f} | - | 0 | - | {n / warm_wall:,.0f} |",
+         f"{ideal:.3f} | **{median / ideal:.3f}** | {min(walls) / ideal:.3f} | {n / median:,.0f} | "
+         f"{statistics.median(client_cpu) / n * 1000:.2f} | {statistics.median(server_cpu) / n * 1000:.2f} |"),
+        (f"| the same over a warm response cache | {n} | {warm_sent} | {warm_wall:.3f} | - | 0 | - | - | "
+         f"{n / warm_wall:,.0f} | - | - |"),
         "",
         (f"Ideal = pairs x latency / concurrency; wall covers the whole of `judge_questions` (windows, "
          f"{n} rendered requests, the calls, the verdict table). Target wall / ideal <= 1.1: "
-         f"{'met' if median / ideal <= 1.1 else 'NOT met'}. The warm re-run sent {warm_sent} requests: a new "
+         f"{'met' if median / ideal <= 1.1 else 'NOT met'} (load average {statistics.median(loads):.1f} on "
+         f"{os.cpu_count()} cores during the cold runs; the CPU columns show what one pair costs). The warm re-run sent {warm_sent} requests: a new "
          f"formatting threshold re-reads `scored_qa` and never asks the judge. Verdicts from the schema-filling "
          f"test server are arbitrary ({dist.verdicts}); they only prove the parse path. Peak RSS "
          f"{peak_rss_mb():.0f} MiB."),
