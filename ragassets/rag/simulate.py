@@ -49,6 +49,18 @@ def _excluded(chunks: pl.DataFrame) -> dict[str, set[str]]:
     }
 
 
+def _draw(rng: random.Random, everything: Sequence[str], excluded: set[str], want: int) -> list[str]:
+    """``want`` distinct chunks drawn uniformly from ``everything`` outside ``excluded`` (fewer when
+    the corpus has fewer): rejection sampling, so a draw costs O(want), not O(corpus)."""
+    want = min(want, len(everything) - len(excluded))
+    picked: list[str] = []
+    while len(picked) < want:
+        c = everything[rng.randrange(len(everything))]
+        if c not in excluded and c not in picked:
+            picked.append(c)
+    return picked
+
+
 def prepare_rag(
     corpus: str,
     kept_chunk_ids: Sequence[str],
@@ -80,8 +92,7 @@ def prepare_rag(
         if mode == "hard_negative":
             others = [h.chunk_id for h in nearest.get(cid, [])][:want]
         else:
-            pool = [c for c in everything if c not in excluded[cid]]
-            others = rng.sample(pool, min(want, len(pool)))
+            others = _draw(rng, everything, excluded[cid], want)
         context = list(others) if failed else [cid, *others]
         rng.shuffle(context)
         rows.append(
