@@ -41,6 +41,8 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ragassets corpora
 	$(BIN)/ragassets show redacted_documents --corpus sample --columns doc_id,n_findings,text -n 3 --width 300
 	$(BIN)/ragassets show questions --corpus sample --columns difficulty,question,answer -n 4 --width 120
+	@echo "model_eval: SmolLM2-135M-Instruct before (base) and after (tuned) LoRA on the sample (training.max_steps)"
+	@cat $(DATA_DIR)/exports/sample/model_eval.md
 
 test: $(VENV)/.installed-dev
 	@.ci/install-services.sh
