@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -461,6 +462,26 @@ def train_adapter(
 
     hf_logging.disable_progress_bar()  # no progress bars in every run log: the progress line says it
     datasets.disable_progress_bars()
+    with warnings.catch_warnings():
+        # peft asks the model a question transformers 5 renamed; the answer is the same
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return _train_adapter(base, settings, workdir, sft_train=sft_train, sft_eval=sft_eval, grpo_rows=grpo_rows,
+                              reward_funcs=reward_funcs, data_digest=data_digest, log=log, callbacks=callbacks)
+
+
+def _train_adapter(
+    base: Path,
+    settings: TrainingSettings,
+    workdir: Path,
+    *,
+    sft_train: Sequence[dict[str, Any]] | None,
+    sft_eval: Sequence[dict[str, Any]] | None,
+    grpo_rows: Sequence[dict[str, Any]] | None,
+    reward_funcs: Sequence[Callable[..., list[float | None]]],
+    data_digest: str,
+    log: Log,
+    callbacks: Sequence[Any],
+) -> AdapterReport:
     device = pick_device(settings.device)
     phases = ["sft", "grpo"] if settings.method == "sft+grpo" else [settings.method]
     if "sft" in phases and not sft_train:

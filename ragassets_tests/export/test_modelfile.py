@@ -62,7 +62,7 @@ def test_unknown_templates_fall_back_to_chatml() -> None:
     (MISTRAL_TEMPLATE, ["[INST]", "[/INST]", "</s>"]),
 ])
 def test_modelfile_has_from_template_stops_and_system(template: str, stops: list[str]) -> None:
-    text, family = modelfile_text("./model-f16.gguf", template, system="Answer from the documents.",
+    text, _ = modelfile_text("./model-f16.gguf", template, system="Answer from the documents.",
                                   eos_token="</s>", temperature=0.2)
     lines = text.splitlines()
     assert lines[0] == "FROM ./model-f16.gguf"

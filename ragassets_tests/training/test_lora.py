@@ -73,10 +73,15 @@ def _answer_reward(prompts, completions, answer, **kwargs):
 
 
 def test_grpo_two_steps(tiny_model: Path, tmp_path: Path) -> None:
+    from ragassets.rewards import answer_correctness, format_reward
+
+    # rows shaped like the datasets stage's grpo.jsonl: qa rows with an answer, retrieval rows without
+    rows = [{**r, "chunk_id": "c1", "paraphrase": None, "example_id": f"e{i}"} for i, r in enumerate(grpo_rows())]
+    rows[1] = {**rows[1], "task": "retrieval", "answer": None, "paraphrase": "the module that saved them"}
     settings = TrainingSettings(method="grpo", grpo_max_steps=2, grpo_num_generations=2, grpo_batch_size=4,
                                 grpo_max_completion_length=8, save_steps=5)
-    report = train_adapter(tiny_model, settings, tmp_path, grpo_rows=grpo_rows(),
-                           reward_funcs=[_length_reward, _answer_reward], log=lambda s: None)
+    report = train_adapter(tiny_model, settings, tmp_path, grpo_rows=rows,
+                           reward_funcs=[_length_reward, answer_correctness, format_reward], log=lambda s: None)
     phase = report.phases[0]
     assert (phase.phase, phase.steps) == ("grpo", 2)
     assert len(phase.rewards) == 2 and phase.tokens > 0
