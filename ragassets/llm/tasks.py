@@ -14,8 +14,8 @@ task       template             variables                                       
 ========== ==================== ================================================ ==================
 paraphrase paraphrase           text, variant (int, 0 for the first)             free text
 questions  question_generation  previous, current, next, n, difficulties (list)  GeneratedQuestions
-conversation conversation       text, n_turns                                    GeneratedConversation
-rag_answer rag_answer           question, contexts (list of {id, text})          RagAnswer
+conversation conversation       passages (list of {id, text}), n_turns           GeneratedConversation
+rag_answer rag_answer           source, context (str), rag_failed (bool)         RagAnswer
 chunk_filter chunk_filter       text                                             ChunkVerdict
 judge      judge                question, answer, context                        JudgeVerdict
 ========== ==================== ================================================ ==================
@@ -60,14 +60,21 @@ class GeneratedConversation(_Out):
 
 
 class RagAnswer(_Out):
+    """A question about the source passage and the answer a RAG assistant gives it."""
+
+    question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
-    citations: list[str] = Field(default_factory=list)
 
 
 class ChunkVerdict(_Out):
-    keep: bool
-    score: float = Field(ge=0.0, le=1.0)
-    reason: str = ""
+    """Whether a chunk is worth training data: an enum, so nothing depends on wording."""
+
+    verdict: Literal["suitable", "not_suitable"]
+    reason: str = Field(min_length=1, description="One line: why.")
+
+    @property
+    def suitable(self) -> bool:
+        return self.verdict == "suitable"
 
 
 class JudgeVerdict(_Out):
@@ -103,8 +110,8 @@ TASKS: dict[str, TaskSpec] = {
         ("previous", "current", "next", "n", "difficulties"),
         GeneratedQuestions,
     ),
-    "conversation": TaskSpec("conversation", "conversation", ("text", "n_turns"), GeneratedConversation),
-    "rag_answer": TaskSpec("rag_answer", "rag_answer", ("question", "contexts"), RagAnswer),
+    "conversation": TaskSpec("conversation", "conversation", ("passages", "n_turns"), GeneratedConversation),
+    "rag_answer": TaskSpec("rag_answer", "rag_answer", ("source", "context", "rag_failed"), RagAnswer),
     "chunk_filter": TaskSpec("chunk_filter", "chunk_filter", ("text",), ChunkVerdict),
     "judge": TaskSpec("judge", "judge", ("question", "answer", "context"), JudgeVerdict),
 }

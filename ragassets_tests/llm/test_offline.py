@@ -178,40 +178,42 @@ def test_paraphrase_leaves_headings_lists_tables_code_and_html_untouched() -> No
     assert out.count("\n\n") == text.count("\n\n")  # the block structure stays
 
 
-def test_conversation_alternates_and_quotes_the_source(client: LLMClient) -> None:
-    req = task_request("conversation", PromptLibrary(), text=CUR, n_turns=3)
+def test_conversation_alternates_and_quotes_the_passages(client: LLMClient) -> None:
+    passages = [{"id": "passage 1", "text": CUR}, {"id": "passage 2", "text": NEXT}]
+    req = task_request("conversation", PromptLibrary(), passages=passages, n_turns=3)
     (res,) = client.generate_structured([req], GeneratedConversation)
     turns = res.value.turns
     assert len(turns) == 6 and [t.role for t in turns] == ["user", "assistant"] * 3
-    assert all(t.content in CUR for t in turns if t.role == "assistant")
+    assert all(t.content in CUR for t in turns if t.role == "assistant")  # the main passage comes first
+    req = task_request("conversation", PromptLibrary(), passages=passages, n_turns=6)
+    (res,) = client.generate_structured([req], GeneratedConversation)
+    assert res.value.turns[-1].content in NEXT  # then the related passage
 
 
-def test_rag_answer_picks_the_best_sentence_and_cites_it(client: LLMClient) -> None:
-    contexts = [{"id": "a", "text": PREV}, {"id": "b", "text": CUR}]
-    req = task_request(
-        "rag_answer", PromptLibrary(), question="How far from Earth was the spacecraft?", contexts=contexts
-    )
-    (res,) = client.generate_structured([req], RagAnswer)
-    assert (
-        res.value.answer == "The spacecraft was about 200,000 miles from Earth."
-        and res.value.citations == ["b"]
-    )
-    req = task_request("rag_answer", PromptLibrary(), question="zebra quantum?", contexts=contexts)
-    (res,) = client.generate_structured([req], RagAnswer)
-    assert res.value.citations == [] and "does not answer" in res.value.answer
+def test_rag_answer_answers_from_the_source_never_the_context(client: LLMClient) -> None:
+    for failed in (False, True):
+        req = task_request("rag_answer", PromptLibrary(), source=CUR, context=f"Chunk 1\nSource: x\n---\n{PREV}",
+                           rag_failed=failed)
+        (res,) = client.generate_structured([req], RagAnswer)
+        assert res.value.answer == (
+            "After the oxygen tank exploded on April 13, 1970, the crew of Apollo 13 moved into the lunar module."
+        )
+        assert res.value.question.startswith("What do you know about") and res.value.question.endswith("?")
 
 
-def test_chunk_filter_uses_measurable_properties(client: LLMClient) -> None:
+def test_chunk_filter_gives_an_enum_verdict_and_a_one_line_reason(client: LLMClient) -> None:
     toc = "\n".join(f"Chapter {i} ........ {i * 7}" for i in range(1, 12))
-    texts = {"prose": CUR, "short": "Table 3.", "toc": toc, "numbers": "12 34 56 78 " * 10}
+    texts = {"prose": CUR, "short": "Table 3.", "toc": toc, "numbers": "12 34 56 78 " * 10,
+             "title_list": "\n".join(f"- Volunteer roster item {i}" for i in range(8))}
     reqs = [task_request("chunk_filter", PromptLibrary(), text=t) for t in texts.values()]
-    verdicts = dict(zip(texts, client.generate_structured(reqs, ChunkVerdict), strict=True))
-    assert verdicts["prose"].value.keep and verdicts["prose"].value.score > 0.8
-    for name in ("short", "toc", "numbers"):
-        assert not verdicts[name].value.keep and verdicts[name].value.score < verdicts["prose"].value.score
-    assert "too short" in verdicts["short"].value.reason
-    assert "table of contents" in verdicts["toc"].value.reason
-    assert "non-letters" in verdicts["numbers"].value.reason
+    verdicts = {k: r.value for k, r in zip(texts, client.generate_structured(reqs, ChunkVerdict), strict=True)}
+    assert verdicts["prose"].suitable and verdicts["prose"].verdict == "suitable"
+    for name in ("short", "toc", "numbers", "title_list"):
+        assert verdicts[name].verdict == "not_suitable", (name, verdicts[name])
+    assert verdicts["short"].reason == "too short (2 words)"
+    assert "non-letters" in verdicts["toc"].reason and "non-letters" in verdicts["numbers"].reason
+    assert verdicts["title_list"].reason == "no prose statement to ask about"
+    assert all("\n" not in v.reason for v in verdicts.values())
 
 
 def test_judge_scores_grounded_answers_above_ungrounded_ones(client: LLMClient) -> None:
@@ -277,7 +279,7 @@ def test_offline_is_deterministic_and_says_so() -> None:
 
 def test_offline_without_template_variables_reads_the_prompt(client: LLMClient) -> None:
     (res,) = client.run([LLMRequest.chat(CUR, task="chunk_filter")])
-    assert json.loads(res.text)["keep"] is True
+    assert json.loads(res.text)["verdict"] == "suitable"
     (res,) = client.run([LLMRequest.chat(PREV, task="judge")])  # no schema given: the task's own
     JudgeVerdict.model_validate(json.loads(res.text))
     (res,) = client.run([LLMRequest.chat("Hello there. How are you? Fine.", task="something_else")])
@@ -297,8 +299,8 @@ def _all_tasks() -> dict:
             "n": 2,
             "difficulties": ["easy", "hard"],
         },
-        "conversation": {"text": CUR, "n_turns": 2},
-        "rag_answer": {"question": "Who reported the problem?", "contexts": [{"id": "x", "text": CUR}]},
+        "conversation": {"passages": [{"id": "passage 1", "text": CUR}], "n_turns": 2},
+        "rag_answer": {"source": CUR, "context": f"Chunk 1\nSource: x\n---\n{PREV}", "rag_failed": True},
         "chunk_filter": {"text": CUR},
         "judge": {"question": "Who reported the problem?", "answer": "Commander Jim Lovell", "context": CUR},
     }

@@ -18,8 +18,9 @@ VARIABLES = {
         "n": 2,
         "difficulties": ["easy", "hard"],
     },
-    "conversation": {"text": "The crew slept.", "n_turns": 2},
-    "rag_answer": {"question": "Who slept?", "contexts": [{"id": "c1", "text": "The crew slept."}]},
+    "conversation": {"passages": [{"id": "passage 1", "text": "The crew slept."}], "n_turns": 2},
+    "rag_answer": {"source": "The crew slept.", "context": "Chunk 1\nSource: x\n---\nThe crew slept.\n---",
+                   "rag_failed": False},
     "chunk_filter": {"text": "The crew slept."},
     "judge": {"question": "Who slept?", "answer": "The crew", "context": "The crew slept."},
 }

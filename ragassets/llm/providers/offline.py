@@ -12,8 +12,8 @@ from the text it was given, so it always parses and is grounded, but it is no tr
   sentences of the *current* chunk, the answer copied from the sentence (easy: the whole sentence,
   medium: the clause around the blank, hard: key terms only).
 - ``conversation``: the user asks about a sentence's key terms, the assistant answers with it.
-- ``rag_answer``: the context sentence sharing most content words with the question, cited.
-- ``chunk_filter``: measurable properties (words, letters, table-of-contents lines, repetition).
+- ``rag_answer``: a question on the source's first statement, answered with that statement.
+- ``chunk_filter``: a length and content rule (words, letters, a prose statement), with a reason.
 - ``judge``: overlap of answer and question with the source, scaled to the score fields of the
   requested schema.
 - any other task: a minimal instance of the requested JSON schema, or the prompt's first sentences.
@@ -214,59 +214,38 @@ def paraphrase(text: str, variant: int = 0) -> str:
 
 
 def task_conversation(inputs: dict[str, Any]) -> dict[str, Any]:
-    text = str(inputs.get("text", ""))
-    sentences = [s for s in prose_sentences(text) if _statement(s)] or split_sentences(text)
+    """The passages' statements (the main passage's first) answer questions on their key terms."""
+    texts = [str(p.get("text", "")) for p in inputs.get("passages") or []] or [str(inputs.get("text", ""))]
+    sentences = [s for t in texts for s in prose_sentences(t) if _statement(s)]
     turns: list[dict[str, str]] = []
-    for sentence in sentences[: max(1, int(inputs.get("n_turns", 2)))]:
-        terms = _keywords(sentence, 3)
-        ask = f"What does the text say about {', '.join(terms)}?" if terms else "What else does the text say?"
+    for i, sentence in enumerate(sentences[: max(1, int(inputs.get("n_turns", 2)))]):
+        topic = ", ".join(_keywords(sentence, 3)) or "that"
+        ask = f"What can you tell me about {topic}?" if i == 0 else f"And what about {topic}?"
         turns += [{"role": "user", "content": ask}, {"role": "assistant", "content": sentence}]
-    return {
-        "turns": turns
-        or [
-            {"role": "user", "content": "What is this text about?"},
-            {"role": "assistant", "content": text.strip() or "The text is empty."},
-        ]
-    }
+    return {"turns": turns or [{"role": "user", "content": "What is this about?"},
+                               {"role": "assistant", "content": " ".join(" ".join(texts).split()) or "Nothing."}]}
 
 
 def task_rag_answer(inputs: dict[str, Any]) -> dict[str, Any]:
-    asked = set(content_words(str(inputs.get("question", ""))))
-    best: tuple[int, str, str] = (0, "", "")
-    for ctx in inputs.get("contexts") or []:
-        ctx_id, ctx_text = (
-            (str(ctx.get("id", "")), str(ctx.get("text", ""))) if isinstance(ctx, dict) else ("", str(ctx))
-        )
-        for sentence in split_sentences(ctx_text):
-            score = len(asked & set(content_words(sentence)))
-            if score > best[0]:
-                best = (score, sentence, ctx_id)
-    if not best[0]:
-        return {"answer": "The provided context does not answer this question.", "citations": []}
-    return {"answer": best[1], "citations": [best[2]] if best[2] else []}
+    """A question on the key terms of the source's first statement, answered with that statement
+    (success or failure alike: the answer always comes from the source, never from the context)."""
+    source = str(inputs.get("source", ""))
+    sentence = next((s for s in prose_sentences(source) if _statement(s)), " ".join(source.split()) or "Nothing.")
+    return {"question": f"What do you know about {', '.join(_keywords(sentence, 3)) or 'this'}?", "answer": sentence}
 
 
 def task_chunk_filter(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Not suitable when short, mostly non-letters, or without a statement; a one-line reason."""
     text = str(inputs.get("text", ""))
-    ws = words(text)
-    n = len(ws)
+    n = len(words(text))
     letters = sum(c.isalpha() for c in text) / (sum(not c.isspace() for c in text) or 1)
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    toc = sum(bool(re.search(r"(\.{3,}|\s{2,})\s*\d+\s*$", ln)) for ln in lines) / (len(lines) or 1)
-    unique = len(set(ws)) / (n or 1)
-    problems = [
-        why
-        for bad, why in [
-            (n < 20, f"too short ({n} words)"),
-            (letters < 0.6, f"mostly non-letters ({letters:.0%} letters)"),
-            (toc > 0.3, f"looks like a table of contents ({toc:.0%} of lines end in page numbers)"),
-            (n >= 20 and unique < 0.3, f"repetitive ({unique:.0%} distinct words)"),
-        ]
-        if bad
-    ]
-    score = min(1.0, n / 60) * min(1.0, letters / 0.75) * (1.0 - min(1.0, toc)) * min(1.0, unique / 0.4)
-    reason = "; ".join(problems) or f"substantive prose: {n} words, {letters:.0%} letters"
-    return {"keep": not problems, "score": round(max(0.0, min(1.0, score)), 3), "reason": reason}
+    statements = sum(_statement(s) for s in prose_sentences(text))
+    problem = next((why for bad, why in [(n < 20, f"too short ({n} words)"),
+                                         (letters < 0.6, f"mostly non-letters ({letters:.0%} letters)"),
+                                         (not statements, "no prose statement to ask about")] if bad), None)
+    if problem:
+        return {"verdict": "not_suitable", "reason": problem}
+    return {"verdict": "suitable", "reason": f"{n} words of prose, {statements} statement(s), {letters:.0%} letters"}
 
 
 def task_judge(inputs: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +333,7 @@ _MAIN_VARIABLE = {
     "conversation": "text",
     "chunk_filter": "text",
     "judge": "context",
-    "rag_answer": "question",
+    "rag_answer": "source",
 }
 
 
