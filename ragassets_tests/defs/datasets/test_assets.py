@@ -5,11 +5,13 @@ stand-in."""
 import json
 import shutil
 
+import polars as pl
 import pytest
 import yaml
 
+from ragassets import paths
 from ragassets.judging import VERDICTS
-from ragassets.storage import read_table
+from ragassets.storage import read_table, write_table
 from ragassets_tests.conftest import REPO, SAMPLE, check_results, materialize
 from ragassets_tests.llm_server import LLMTestServer
 
@@ -69,8 +71,24 @@ def served(root):
         after_threshold = srv.stats()["chat_requests"]
         rejudged = materialize("served", "scored_qa")
         after_rejudge = srv.stats()["chat_requests"]
-    return {"first": first, "again": again, "rejudged": rejudged, "judged": judged,
-            "after_threshold": after_threshold, "after_rejudge": after_rejudge}
+    include = {"training_datasets": {"datasets": {"include": ["qa", "conversations"], "format_threshold": 0}}}
+    missing = materialize("served", "training_datasets", expect_success=False, run_config=include)
+    _write_conversations(root, "served")
+    merged = materialize("served", "training_datasets", run_config=include)
+    return {"first": first, "again": again, "rejudged": rejudged, "judged": judged, "missing": missing,
+            "merged": merged, "after_threshold": after_threshold, "after_rejudge": after_rejudge}
+
+
+def _write_conversations(root, corpus: str) -> None:
+    """A conversations table as the conversations stage writes it (see /work/notes/conversations-schema.md)."""
+    chunk_ids = read_table("chunks", corpus, root)["chunk_id"].to_list()
+    turns = [{"role": "user", "content": "What happened?"}, {"role": "assistant", "content": "It says so."}]
+    table = pl.DataFrame({
+        "corpus": [corpus] * 2, "conversation_id": ["conv-a", "conv-b"], "messages": [json.dumps(turns)] * 2,
+        "source_chunk_ids": [chunk_ids[:2], chunk_ids[1:3]], "n_turns": [1, 1], "provider": ["test"] * 2,
+        "model": ["test"] * 2,
+    })
+    write_table(table, paths.table_path("conversations", corpus, root))
 
 
 def test_judge_through_the_server_and_a_new_threshold_never_asks_it(root, served):
@@ -88,13 +106,28 @@ def test_judge_through_the_server_and_a_new_threshold_never_asks_it(root, served
     again = _metadata(served["again"], "training_datasets")
     assert again["format_threshold"] == 9.0 and again["kept_pairs"] == (scored["overall"] >= 9).sum()
     assert again["kept_pairs"] < first["kept_pairs"]
-    sft = root / "exports" / "served" / "sft"
-    n_lines = sum(len((sft / f"messages.{s}.jsonl").read_text().splitlines()) for s in ("train", "eval"))
-    assert n_lines == again["kept_pairs"]
+    assert again["train_examples"] + again["eval_examples"] == again["kept_pairs"]
     # re-materializing the judge itself answers from the cache: still no request
     assert served["after_rejudge"] == served["judged"]
     rejudged = _metadata(served["rejudged"], "scored_qa")
     assert rejudged["small_llm/cache_hits"] == questions.height and rejudged["small_llm/sent"] == 0
+
+
+def test_included_sources_are_merged_and_a_missing_one_says_what_to_do(root, served):
+    failure = next(e for e in served["missing"].all_events if e.is_failure)
+    assert "datasets.include names 'conversations' but conversations is not materialized" in str(
+        failure.event_specific_data)
+    merged = _metadata(served["merged"], "training_datasets")
+    table = read_table("training_datasets", "served", root)
+    assert merged["train/conversations"] + merged.get("eval/conversations", 0) == 2
+    assert table.height == read_table("scored_qa", "served", root).height + 2  # threshold 0 keeps every pair
+    sft = root / "exports" / "served" / "sft"
+    assert sum(len((sft / f"messages.{s}.jsonl").read_text().splitlines()) for s in ("train", "eval")) == table.height
+    # conv-a and conv-b share a chunk: one side of the split, with every qa pair on those chunks
+    conv = table.filter(pl.col("source") == "conversations")
+    assert conv["split"].n_unique() == 1
+    shared = set(conv["source_chunk_ids"].explode())
+    assert set(table.filter(pl.col("chunk_id").is_in(shared))["split"]) == set(conv["split"])
 
 
 @pytest.fixture(scope="module")
