@@ -16,6 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import dagster as dg
 
 from ragassets import defs as defs_package
+from ragassets.executors import code_location_executor
 from ragassets.resources import build_resources
 from ragassets.sensors import (
     corpus_job,
@@ -39,11 +40,8 @@ def build_definitions() -> dg.Definitions:
         asset_checks=dg.load_asset_checks_from_package_module(defs_package),
         resources=build_resources(),
         jobs=[corpus_job, problem_set_job],
-        # A process per step, started from a forkserver that has imported this module once: steps
-        # start in milliseconds instead of re-importing Dagster, Presidio and torch each time.
-        executor=dg.multiprocess_executor.configured(
-            {"start_method": {"forkserver": {"preload_modules": ["ragassets.definitions"]}}}
-        ),
+        # a process per step from a preloaded forkserver, or Celery workers ($RAGASSETS_EXECUTOR)
+        executor=code_location_executor(),
         sensors=[corpus_sensor, problem_set_sensor, duckdb_views_sensor, *extra_sensors],
     )
 
