@@ -228,27 +228,20 @@ def test_judge_scores_grounded_answers_above_ungrounded_ones(client: LLMClient) 
     assert good.overall > bad.overall and good.relevance > bad.relevance
 
 
-def test_judge_fills_whatever_score_fields_the_schema_asks_for() -> None:
-    schema = {
-        "type": "object",
-        "properties": {
-            "groundedness": {"type": "integer", "minimum": 1, "maximum": 5},
-            "clarity": {"type": "integer", "minimum": 1, "maximum": 5},
-            "overall": {"type": "number", "minimum": 1.0, "maximum": 5.0},
-            "rationale": {"type": "string"},
-        },
-    }
-
+def test_judge_rubric_from_grounding_question_form_and_answer_length() -> None:
     def judge(question: str, answer: str) -> dict:
-        return task_judge({"question": question, "answer": answer, "context": CUR}, schema)
+        return task_judge({"question": question, "answer": answer, "context": CUR})
 
     good = judge("How far from Earth was the spacecraft?", "200,000 miles")
-    bad = judge("What colour were the astronauts' boots?", "bright purple velvet")
-    assert set(good) == set(schema["properties"])
-    assert good["groundedness"] == 5 and bad["groundedness"] == 1
-    assert 1.0 <= bad["overall"] < good["overall"] <= 5.0
-    assert judge("far?", "200,000 miles")["clarity"] < good["clarity"]
-    assert "verbatim" in good["rationale"]
+    verdict = JudgeVerdict.model_validate(good)
+    assert (verdict.accuracy, verdict.clarity, verdict.usefulness) == (3, 2, 3)
+    assert verdict.overall == verdict.accuracy + verdict.relevance + verdict.clarity + verdict.usefulness
+    assert good["accuracy_reason"] == "stand-in: answer found verbatim in the source"
+    assert judge("What colour were the astronauts' boots?", "bright purple velvet")["accuracy"] == 0
+    assert judge("far?", "200,000 miles")["clarity"] < good["clarity"]  # too short and no question mark
+    assert judge("How far away was the ___ then?", "200,000 miles")["clarity"] == 1
+    assert judge("How far from Earth was the spacecraft?", " ".join(["miles"] * 30))["usefulness"] == 2
+    assert judge("How far from Earth was the spacecraft?", "")["usefulness"] == 0
 
 
 def test_minimal_instance_of_an_unknown_schema() -> None:

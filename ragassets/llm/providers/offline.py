@@ -14,8 +14,8 @@ from the text it was given, so it always parses and is grounded, but it is no tr
 - ``conversation``: the user asks about a sentence's key terms, the assistant answers with it.
 - ``rag_answer``: a question on the source's first statement, answered with that statement.
 - ``chunk_filter``: a length and content rule (words, letters, a prose statement), with a reason.
-- ``judge``: overlap of answer and question with the source, scaled to the score fields of the
-  requested schema.
+- ``judge``: the rubric from answer words found in the source, question words in the source, the
+  question's form and the answer's length; overall is the sum.
 - any other task: a minimal instance of the requested JSON schema, or the prompt's first sentences.
 
 Every result says ``provider=offline`` and model ``offline-standin-v2``.
@@ -248,11 +248,11 @@ def task_chunk_filter(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"verdict": "suitable", "reason": f"{n} words of prose, {statements} statement(s), {letters:.0%} letters"}
 
 
-def task_judge(inputs: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Three measures in [0, 1]: grounded (the answer, or its words, in the source), relevant (the
-    question's words in the source), clear (5-40 words, ends in "?", no blank). Each number field of
-    ``schema`` gets the measure its name asks for (others the mean), scaled to its range; each
-    string field the rationale."""
+def task_judge(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The judge's rubric from measurable things (a stand-in, not a judgment): accuracy 0-3 from the answer's
+    words found in the source (3 when the whole answer is there), relevance 0-2 from the question's words in the
+    source, clarity 0-2 from the question's form (a question mark, 5-40 words, no blank), usefulness 0-3 from the
+    answer's length (up to 25 words: 3); overall is their sum."""
     question, answer, context = (str(inputs.get(k, "")) for k in ("question", "answer", "context"))
     source = set(words(context))
 
@@ -262,31 +262,21 @@ def task_judge(inputs: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
     whole = bool(normalize(answer)) and f" {normalize(answer)} " in f" {normalize(context)} "
     grounded = 1.0 if whole else found(content_words(answer))
     relevant = found(content_words(question))
-    n = len(question.split())
-    clear = max(
-        0.0,
-        1.0
-        - 0.25 * (not question.strip().endswith("?"))
-        - 0.5 * (n < 5)
-        - 0.25 * (n > 40)
-        - 0.25 * ("___" in question),
-    )
-    measure = {"accuracy": grounded, "groundedness": grounded, "relevance": relevant, "clarity": clear}
-    mean = (grounded + relevant + clear) / 3
-    rationale = (
-        f"answer {'found verbatim' if whole else f'words found: {grounded:.0%}'} in the source; "
-        f"question words in the source: {relevant:.0%}; question of {n} words"
-    )
-    out: dict[str, Any] = {}
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type")
-        if kind in ("integer", "number"):
-            lo, hi = prop.get("minimum", 0), prop.get("maximum", 1)
-            value = lo + (hi - lo) * measure.get(name, mean)
-            out[name] = round(value) if kind == "integer" else round(value, 2)
-        elif kind == "string":
-            out[name] = rationale
-    return out
+    n_q, n_a = len(question.split()), len(answer.split())
+    form = [question.strip().endswith("?"), 5 <= n_q <= 40, "___" not in question]
+    scores = {
+        "accuracy": round(3 * grounded),
+        "relevance": round(2 * relevant),
+        "clarity": max(0, sum(form) - 1),
+        "usefulness": 0 if n_a == 0 else 3 if n_a <= 25 else 2 if n_a <= 60 else 1,
+    }
+    reasons = {
+        "accuracy": f"answer {'found verbatim' if whole else f'words found: {grounded:.0%}'} in the source",
+        "relevance": f"question words in the source: {relevant:.0%}",
+        "clarity": f"question of {n_q} words, {'a' if form[0] else 'no'} question mark, {'no' if form[2] else 'a'} blank",
+        "usefulness": f"answer of {n_a} words",
+    }
+    return {**{f"{k}_reason": f"stand-in: {v}" for k, v in reasons.items()}, **scores, "overall": sum(scores.values())}
 
 
 def minimal_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
@@ -324,6 +314,7 @@ TASK_FUNCTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "conversation": task_conversation,
     "rag_answer": task_rag_answer,
     "chunk_filter": task_chunk_filter,
+    "judge": task_judge,
 }
 
 # when a request carries no template variables, the last user message stands in for the main one
@@ -345,11 +336,6 @@ def answer(request: LLMRequest) -> str:
         inputs[_MAIN_VARIABLE[request.task]] = user
     if request.task == "paraphrase":
         return paraphrase(str(inputs.get("text", "")), int(inputs.get("variant", 0) or 0))
-    if request.task == "judge":
-        from ragassets.llm.tasks import TASKS
-
-        schema = request.json_schema or TASKS["judge"].output.model_json_schema()
-        return json.dumps(task_judge(inputs, schema), ensure_ascii=False)
     if request.task in TASK_FUNCTIONS:
         return json.dumps(TASK_FUNCTIONS[request.task](inputs), ensure_ascii=False)
     if request.json_schema is not None:
