@@ -145,3 +145,20 @@ def test_judging_through_the_test_server():
     assert t["verdict"].to_list() == [PASS, FAIL, UNSCORED]
     assert t["overall"].to_list() == [9, 5, None] and set(t["judge_model"]) == {"test-model"}
     assert run.failures == {"parse_error": 1}
+
+
+def test_judging_with_the_offline_stand_in():
+    from ragassets.llm.providers.offline import OfflineProvider
+
+    questions = _questions().with_columns(
+        pl.Series("answer", ["April 11, 1970", "bright purple velvet", "Samoa"]),
+        pl.Series("question", ["When did Apollo 13 launch?", "What colour were the boots?", "Where?"]),
+    )
+    run = judge_questions(questions, _chunks(), LLMClient(OfflineProvider(), cache=None), PromptLibrary(), "apollo",
+                          pass_threshold=8, review_threshold=6)
+    t = run.scored
+    assert t["judge_provider"].to_list() == ["offline"] * 3 and not run.failures
+    assert t["verdict"].to_list()[:2] == [PASS, FAIL]  # grounded and well formed; an answer not in the source
+    assert t["overall"][2] < t["overall"][0]  # a one-word question is less clear
+    assert (t["overall"] == t["accuracy"] + t["relevance"] + t["clarity"] + t["usefulness"]).all()
+    assert all(r.startswith("stand-in: ") for r in json.loads(t["reasons"][0]).values())
