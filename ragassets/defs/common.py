@@ -67,7 +67,8 @@ def _config_type(annotation: Any, name: str) -> Any | None:
     if origin is dict:
         return annotation if args and args[1] is not Any else None
     if origin is list:
-        return annotation
+        item = _config_type(args[0], name) if args else None
+        return list[item] if item is not None else None
     if annotation in (int, float, str, bool):
         return annotation
     return None

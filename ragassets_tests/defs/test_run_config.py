@@ -97,3 +97,13 @@ def test_check_judges_with_the_run_config_override(sample_root):
     materialize("sample", "chunks")
     again = check_results(materialize("sample", "chunks"))["chunk_sizes_within_bounds"]
     assert again.metadata["chunk_size"].value == default
+
+
+def test_a_list_of_choices_becomes_a_list_of_enums():
+    from typing import Literal
+
+    from ragassets.defs.common import _config_type
+
+    kind = _config_type(list[Literal["closed_book", "retrieval"]], "modes")
+    (item,) = kind.__args__
+    assert sorted(m.value for m in item) == ["closed_book", "retrieval"]
