@@ -32,9 +32,10 @@ def test_every_stage_has_typed_optional_described_config():
     from ragassets.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    job = defs.resolve_job_def("corpus_job")
-    ops = job.run_config_schema.config_type.fields["ops"].config_type.fields
-    # every asset's step (a multi-asset is one step) has typed config
+    ops: dict = {}
+    for job in defs.get_repository_def().get_all_jobs():
+        ops.update(job.run_config_schema.config_type.fields["ops"].config_type.fields)
+    # every asset's step (a multi-asset is one step) has typed config, in whichever job runs it
     steps = {defs.get_assets_def(k).node_def.name for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     for name in steps:
         op = ops[name]
