@@ -297,3 +297,15 @@ def _all_tasks() -> dict:
         "chunk_filter": {"text": CUR},
         "judge": {"question": "Who reported the problem?", "answer": "Commander Jim Lovell", "context": CUR},
     }
+
+
+def test_conversation_and_rag_answer_never_answer_with_a_question(client: LLMClient) -> None:
+    text = "How long do tomato seeds stay viable? Tomato seeds stay viable for about five years when kept dry."
+    (conv,) = client.generate_structured(
+        [task_request("conversation", PromptLibrary(), passages=[{"id": "p", "text": text}], n_turns=2)],
+        GeneratedConversation)
+    assert [t.content for t in conv.value.turns if t.role == "assistant"] == [
+        "Tomato seeds stay viable for about five years when kept dry."]
+    (rag,) = client.generate_structured(
+        [task_request("rag_answer", PromptLibrary(), source=text, context="", rag_failed=False)], RagAnswer)
+    assert rag.value.answer == "Tomato seeds stay viable for about five years when kept dry."

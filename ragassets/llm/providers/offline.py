@@ -11,7 +11,7 @@ from the text it was given, so it always parses and is grounded, but it is no tr
 - ``questions``: cloze questions on the dates, times, numbers, quantities and names of the prose
   sentences of the *current* chunk, the answer copied from the sentence (easy: the whole sentence,
   medium: the clause around the blank, hard: key terms only).
-- ``conversation``: the user asks about a sentence's key terms, the assistant answers with it.
+- ``conversation``: the user asks about a statement's key terms, the assistant answers with it.
 - ``rag_answer``: a question on the source's first statement, answered with that statement.
 - ``chunk_filter``: a length and content rule (words, letters, a prose statement), with a reason.
 - ``judge``: the rubric from answer words found in the source, question words in the source, the
@@ -216,7 +216,7 @@ def paraphrase(text: str, variant: int = 0) -> str:
 def task_conversation(inputs: dict[str, Any]) -> dict[str, Any]:
     """The passages' statements (the main passage's first) answer questions on their key terms."""
     texts = [str(p.get("text", "")) for p in inputs.get("passages") or []] or [str(inputs.get("text", ""))]
-    sentences = [s for t in texts for s in prose_sentences(t) if _statement(s)]
+    sentences = [s for t in texts for s in prose_sentences(t) if _statement(s) and not s.endswith("?")]
     turns: list[dict[str, str]] = []
     for i, sentence in enumerate(sentences[: max(1, int(inputs.get("n_turns", 2)))]):
         topic = ", ".join(_keywords(sentence, 3)) or "that"
@@ -230,7 +230,8 @@ def task_rag_answer(inputs: dict[str, Any]) -> dict[str, Any]:
     """A question on the key terms of the source's first statement, answered with that statement
     (success or failure alike: the answer always comes from the source, never from the context)."""
     source = str(inputs.get("source", ""))
-    sentence = next((s for s in prose_sentences(source) if _statement(s)), " ".join(source.split()) or "Nothing.")
+    statements = (s for s in prose_sentences(source) if _statement(s) and not s.endswith("?"))
+    sentence = next(statements, " ".join(source.split()) or "Nothing.")
     return {"question": f"What do you know about {', '.join(_keywords(sentence, 3)) or 'this'}?", "answer": sentence}
 
 
