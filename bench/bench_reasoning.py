@@ -186,6 +186,10 @@ def main() -> None:
                 "time."), "", table(gen)]
     else:
         md += [f"Generation: skipped, no model folder at {model} (materialize base_model, or pass --make-model)."]
+    load = os.getloadavg()
+    md += ["", (f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
+                f"{os.cpu_count()} cores: figures taken on a shared machine are slower than on an idle one; the "
+                "ratios hold within the run.")]
     text = "\n".join(md)
     if args.no_write:
         print(text)

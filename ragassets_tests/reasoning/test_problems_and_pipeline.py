@@ -171,3 +171,23 @@ def test_whole_domain_path_through_the_test_server(tmp_path):
     assert all(line["messages"][-1]["role"] == "assistant" for line in lines)
     assert {line["source"] for line in lines} == {"reasoning_math", "reasoning_code"}
     shutil.rmtree(out)
+
+
+def test_samples_are_cached_per_sample_so_a_rerun_sends_only_new_ones(tmp_path):
+    from ragassets.llm import ResponseCache
+
+    problems = limit_per_domain(load_problem_set(SAMPLE_SET, "sample").problems, 2)
+    prompts = PromptLibrary(tmp_path / "none")
+    cache_path = tmp_path / "cache.sqlite"
+    with LLMTestServer(responder=make_responder()) as srv:
+        def run(k):
+            client = LLMClient.from_settings(LlmSettings(provider="openai", base_url=srv.base_url, model="t"),
+                                             cache=ResponseCache(cache_path))
+            results = client.run(solution_requests(problems, prompts, ReasoningSettings(samples_per_problem=k)))
+            return results, srv.stats()["chat_requests"]
+
+        first, sent = run(2)
+        assert sent == 8 and not any(r.cached for r in first)
+        again, sent_again = run(3)  # one more sample per problem: only those 4 are asked
+        assert sent_again == 8 + 4
+        assert sum(r.cached for r in again) == 8
