@@ -193,9 +193,18 @@ class LlmSettings(_Block):
         "server by base_url), vllm (in-process engine, GPU), transformers (local model path)."
     )
     model: str | None = Field(None, description="Model name (openai), or local path (vllm, transformers).")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1; several servers of the "
+        "same model: a YAML list or comma-separated URLs (least in flight first, failing servers set aside)."
+    )
     api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
-    max_concurrency: int = Field(16, ge=1, description="Most requests in flight (openai); adapts below it.")
+    max_concurrency: int = Field(16, ge=1, description="Most requests in flight (openai), per server; adapts below it.")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _base_url_list(cls, v: Any) -> Any:
+        # several servers: kept as one comma-separated string (one launchpad field, one env variable)
+        return ",".join(str(u).strip() for u in v) if isinstance(v, (list, tuple)) else v
     timeout_s: float = Field(120.0, gt=0, description="Per-request time limit, seconds.")
     max_retries: int = Field(4, ge=0, description="Retries of a transient failure (429, 5xx, timeout).")
     temperature: float = Field(0.7, ge=0.0, le=2.0)

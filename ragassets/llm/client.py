@@ -443,7 +443,9 @@ class LLMClient:
     async def _run_remote(
         self, todo: list[_Item], answers: dict[str, Result], reporter: ProgressReporter, copies: Counter
     ) -> None:
-        limiter = AdaptiveLimiter(self.max_concurrency)
+        # max_concurrency is per server: a pool of servers (OpenAIPool) limits each one itself
+        capacity = self.max_concurrency * getattr(self.provider, "n_servers", 1)
+        limiter = AdaptiveLimiter(capacity)
         self.last_limiter = limiter
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         for item in todo:
@@ -471,7 +473,7 @@ class LLMClient:
         tick = asyncio.create_task(ticker())
         try:
             # more workers than slots, so requests sleeping in backoff do not leave slots idle
-            n_workers = min(len(todo), self.max_concurrency * 2)
+            n_workers = min(len(todo), capacity * 2)
             await asyncio.gather(*(worker() for _ in range(n_workers)))
         finally:
             tick.cancel()

@@ -53,14 +53,21 @@ def make_provider(
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(settings.tokenizer, local_files_only=True)
-        return OpenAIProvider(
-            settings.model,
-            settings.base_url,
-            api_key=key,
-            timeout_s=settings.timeout_s,
-            structured_output=getattr(settings, "structured_output", "auto"),
-            tokenizer=tokenizer,
-        )
+        from ragassets.llm.providers.pool import OpenAIPool, split_base_urls
+
+        servers = [
+            OpenAIProvider(
+                settings.model,
+                url,
+                api_key=key,
+                timeout_s=settings.timeout_s,
+                structured_output=getattr(settings, "structured_output", "auto"),
+                tokenizer=tokenizer,
+            )
+            for url in split_base_urls(settings.base_url)
+        ]
+        # several servers: least in flight first, a limit per server, failing servers set aside
+        return servers[0] if len(servers) == 1 else OpenAIPool(servers, max_concurrency=settings.max_concurrency)
     if kind == "vllm":
         from ragassets.llm.providers.vllm import VllmProvider
 
