@@ -1,7 +1,6 @@
-"""The package's one sentence splitter: spaCy's rule-based ``sentencizer`` on a blank English pipeline.
-
-The pipeline is built once per process (no model, no download). spaCy proposes the boundaries; two
-small adjustments keep what the chunker and the question tools rely on:
+"""The package's one sentence splitter: spaCy's rule-based ``sentencizer`` after its English tokenizer
+(a blank English pipeline: no model, no download), built once per process. spaCy proposes the
+boundaries; two small adjustments keep what the chunker and the question tools rely on:
 
 - the tokenizer splits every terminator off the end of a word ("4-I." -> "4-I" ".") and splits
   inside a word at the full-width terminators of CJK text (``。！？``), which need no space after
@@ -19,10 +18,11 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from spacy.language import Language
+    from spacy.tokens import Doc
 
 # Abbreviations after which a period does not end a sentence (compared lower-cased, without dots).
 ABBREVIATIONS = frozenset(
@@ -45,25 +45,34 @@ _BLOCK_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[#>*\-+|•]|\d+[.)])\s)")
 
 
 @functools.cache
-def sentencizer() -> Language:
-    """The blank English pipeline with the sentencizer, built once per process."""
-    import spacy
-    from spacy.pipeline import Sentencizer
-    from spacy.util import compile_infix_regex, compile_suffix_regex
+def sentencizer() -> Callable[[str], Doc]:
+    """spaCy's English tokenizer followed by its ``sentencizer``, built once per process.
 
-    nlp = spacy.blank("en")
-    nlp.max_length = 50_000_000  # rule-based: memory grows with the text, no model limit applies
-    nlp.tokenizer.suffix_search = compile_suffix_regex(
-        [*nlp.Defaults.suffixes, rf"[{re.escape(LATIN_END + WIDE_END)}]"]
-    ).search
-    nlp.tokenizer.infix_finditer = compile_infix_regex([*nlp.Defaults.infixes, rf"[{WIDE_END}]"]).finditer
-    # spaCy's own dotted exceptions ("g.", "p.m.", "Fla.") would hide a sentence end inside a token;
-    # whether a period after a word ends a sentence is decided by ABBREVIATIONS below instead
-    nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if not k.endswith(".")}
+    The same as ``spacy.blank("en")`` with the sentencizer added, built from the parts: creating a
+    ``Language`` loads every installed spaCy plugin (Presidio's pulls in transformers), 5 s of CPU
+    per process that the splitter does not need.
+    """
+    from spacy.lang.en import English
+    from spacy.pipeline import Sentencizer
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+    from spacy.vocab import create_vocab
+
+    d = English.Defaults
+    tokenizer = Tokenizer(
+        create_vocab("en", d),
+        # spaCy's own dotted exceptions ("g.", "p.m.", "Fla.") would hide a sentence end inside a
+        # token; whether a period after a word ends a sentence is decided by ABBREVIATIONS instead
+        rules={k: v for k, v in d.tokenizer_exceptions.items() if not k.endswith(".")},
+        prefix_search=compile_prefix_regex(d.prefixes).search,
+        suffix_search=compile_suffix_regex([*d.suffixes, rf"[{re.escape(LATIN_END + WIDE_END)}]"]).search,
+        infix_finditer=compile_infix_regex([*d.infixes, rf"[{WIDE_END}]"]).finditer,
+        token_match=d.token_match,
+        url_match=d.url_match,
+    )
     runs = ["".join(p) for n in (1, 2, 3) for p in itertools.product(LATIN_END, repeat=n)]  # "?!", ".."
-    punct = [*Sentencizer.default_punct_chars, *runs]
-    nlp.add_pipe("sentencizer", config={"punct_chars": punct})
-    return nlp
+    sentencize = Sentencizer(punct_chars=[*Sentencizer.default_punct_chars, *runs])
+    return lambda text: sentencize(tokenizer(text))
 
 
 def _ends_sentence(text: str, s: int, e: int, nxt: int) -> bool:

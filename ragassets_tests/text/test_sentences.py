@@ -1,8 +1,11 @@
 """The package's one sentence splitter (spaCy's sentencizer, with the chunker's abbreviation rules)."""
 
+import subprocess
+import sys
+
 import pytest
 
-from ragassets.text.sentences import sentence_spans, sentencizer, split_sentences
+from ragassets.text.sentences import sentence_spans, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,12 @@ def test_split_sentences_ends_at_blocks_and_collapses_whitespace():
     ]
 
 
-def test_the_pipeline_is_built_once_and_is_blank():
-    nlp = sentencizer()
-    assert sentencizer() is nlp
-    assert nlp.pipe_names == ["sentencizer"]
+def test_the_splitter_is_built_once_without_loading_spacy_plugins():
+    code = (
+        "import sys\n"
+        "from ragassets.text.sentences import sentencizer\n"
+        "assert sentencizer() is sentencizer()\n"
+        "assert [s.text for s in sentencizer()('One. Two.').sents] == ['One.', 'Two.']\n"
+        "assert 'presidio_analyzer' not in sys.modules and 'transformers' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
