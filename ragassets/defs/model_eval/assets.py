@@ -7,6 +7,7 @@ import polars as pl
 from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.defs.model_eval.config import ModelEvalConfig
 from ragassets.evaluation.model_eval import (
+    RESULT_SCHEMA,
     eval_questions,
     evaluate,
     judge_answers,
@@ -28,6 +29,9 @@ from ragassets.training.lora import ADAPTER_DIR
 
 EVAL_FILE = "sft/messages.eval.jsonl"
 SUMMARY_FILE = "model_eval.md"
+NO_EVAL = ("The eval split of '{corpus}' (exports/{corpus}/sft/messages.eval.jsonl) has no questions: nothing to "
+           "compare. The split keeps every chunk on one side; on a small corpus linked by RAG contexts all examples "
+           "can land in train. Add documents or raise datasets.eval_share.")
 
 
 @dg.asset(
@@ -51,29 +55,30 @@ def model_eval(context: dg.AssetExecutionContext, config: ModelEvalConfig, stora
         questions = eval_questions(storage.export_dir(corpus) / EVAL_FILE, e.max_questions)
     except (BaseModelError, TrainingDataError) as exc:
         raise dg.Failure(str(exc)) from None
-    if not questions:
-        raise dg.Failure(f"the eval split of '{corpus}' has no questions: the corpus is too small to hold some out "
-                         "(raise datasets.eval_share or add documents)")
-    adapter = storage.artifact_dir("lora_adapter", corpus) / ADAPTER_DIR
-    model, tok = load_eval_model(base, adapter, settings.training.device)
-    contexts = None
-    if "retrieval" in e.modes:
-        prompt = settings.rag.final_assistant_prompts[0]
-        contexts = retrieval_contexts(Retriever.load(corpus, storage.root), prompt, e.top_k)
-    results = evaluate(model, tok, questions, corpus=corpus, modes=e.modes, contexts=contexts,
-                       batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, log=context.log.info)
-    if e.judge:
+    if not questions:  # an empty table and the reason, not a failed run: the check warns
+        context.log.warning(NO_EVAL.format(corpus=corpus))
+        results = pl.DataFrame(schema=RESULT_SCHEMA)
+    else:
+        adapter = storage.artifact_dir("lora_adapter", corpus) / ADAPTER_DIR
+        model, tok = load_eval_model(base, adapter, settings.training.device)
+        contexts = None
+        if "retrieval" in e.modes:
+            prompt = settings.rag.final_assistant_prompts[0]
+            contexts = retrieval_contexts(Retriever.load(corpus, storage.root), prompt, e.top_k)
+        results = evaluate(model, tok, questions, corpus=corpus, modes=e.modes, contexts=contexts,
+                           batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, log=context.log.info)
+    if e.judge and questions:
         results = judge_answers(results, storage.read_table("chunks", corpus), llm.client(context, settings.llm),
                                 PromptLibrary(storage.corpus_dir(corpus)), corpus)
     table = summary(results)
-    md = summary_markdown(table)
+    md = summary_markdown(table) if questions else NO_EVAL.format(corpus=corpus)
     (storage.export_dir(corpus) / SUMMARY_FILE).write_text(f"# model_eval: {corpus}\n\n{md}\n", encoding="utf-8")
     context.log.info(f"model_eval {corpus}:\n{md}")
     return dg.Output(results, metadata={
         "questions": len(questions),
         "summary": dg.MetadataValue.md(md),
-        "scores": dg.MetadataValue.md(scores_chart(table)),
-        "per_question": dg.MetadataValue.md(per_question_markdown(results)),
+        **({"scores": dg.MetadataValue.md(scores_chart(table)),
+            "per_question": dg.MetadataValue.md(per_question_markdown(results))} if questions else {}),
         **{f"{r['mode']}/{r['model']}/token_f1": float(r["token_f1"]) for r in table.iter_rows(named=True)},
         **{f"{r['mode']}/{r['model']}/exact_match": float(r["exact_match"]) for r in table.iter_rows(named=True)},
         **settings_metadata(settings, config),

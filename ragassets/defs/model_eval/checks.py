@@ -17,6 +17,10 @@ def tuned_not_worse(context: dg.AssetCheckExecutionContext, storage: StorageReso
                     model_eval: pl.DataFrame) -> dg.AssetCheckResult:
     settings = checked_settings(context, storage.root, "model_eval")
     tolerance = settings.model_eval.not_worse_tolerance
+    if model_eval.is_empty():
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   description="no eval questions were asked (the eval split is empty): nothing to "
+                                   "compare; see model_eval's log")
     if "retrieval" not in set(model_eval["mode"].to_list()):
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description="model_eval ran without the retrieval mode: nothing to compare")

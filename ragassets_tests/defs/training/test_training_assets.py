@@ -103,3 +103,17 @@ def test_a_missing_base_model_fails_naming_the_setting(root: Path, monkeypatch) 
     assert not result.success
     failure = next(e for e in result.all_events if e.is_failure)
     assert "training.base_model" in str(failure.event_specific_data)
+
+
+def test_an_empty_eval_split_gives_an_empty_table_and_a_warning(root: Path) -> None:
+    eval_file = root / "exports" / "sample" / "sft" / "messages.eval.jsonl"
+    kept = eval_file.read_text()
+    eval_file.write_text("")
+    try:
+        result = materialize("sample", "model_eval")
+    finally:
+        eval_file.write_text(kept)
+    assert read_table("model_eval", "sample", root).is_empty()
+    check = check_results(result)["tuned_not_worse"]
+    assert not check.passed and "eval split is empty" in check.description
+    assert "has no questions" in (root / "exports" / "sample" / "model_eval.md").read_text()
