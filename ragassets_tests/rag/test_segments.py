@@ -251,3 +251,32 @@ def test_plain_formats_render_exactly_as_jinja(template: str) -> None:
     env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
     for content in ["How?", "  padded  ", "{{ not a var }}", "line\nbreak"]:
         assert fmt.user(content) == env.from_string(template).render(user=content)
+
+
+@pytest.mark.slow  # builds the tiny model (torch): seconds
+def test_label_mask_with_the_tiny_test_model_tokenizer(tmp_path) -> None:
+    """The tiny test model's template opens every turn with <s>, its tokenizer's BOS: bos stays empty,
+    the line renders as apply_chat_template does, and labels are -100 exactly on unlabelled segments."""
+    from transformers import AutoTokenizer
+
+    from ragassets_tests.llm.tiny_model import build_tiny_llama
+
+    tok = AutoTokenizer.from_pretrained(str(build_tiny_llama(tmp_path / "tiny")))
+    fmt = default_chat_format(tmp_path / "tiny")
+    assert fmt.bos == "" and tok.bos_token == "<s>"
+    items = _items()
+    line = group_lines(items, "g", fmt, ["Use: {data}"], random.Random(3))[2]
+    messages = [{"role": "system", "content": line.system_prompt}]
+    for it in items:
+        messages += [{"role": "user", "content": it.question}, {"role": "assistant", "content": it.answer}]
+    assert "".join(s["text"] for s in line.segments) == tok.apply_chat_template(messages, tokenize=False)
+    ids, labels = tokenize_segments(tok, line.segments)
+    expected = []
+    for seg in line.segments:
+        n = len(tok(seg["text"], add_special_tokens=False)["input_ids"])
+        expected += [seg["label"]] * n
+    assert [lab != -100 for lab in labels] == expected
+    assert [i for i, lab in zip(ids, labels, strict=True) if lab != -100] == [lab for lab in labels if lab != -100]
+    assert tok.decode([lab for lab in labels if lab != -100]) == (
+        "<s>user: When was splashdown?</s>\n<s>assistant: April 17, 1970.</s>\n"
+    )
