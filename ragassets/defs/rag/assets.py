@@ -31,9 +31,9 @@ from ragassets.resources.storage import StorageResource
 from ragassets.settings import Settings
 
 
-def base_model_of(settings: Settings) -> Any:
+def base_model_of(settings: Settings) -> str:
     """``training.base_model``: the model whose chat template the segments follow by default."""
-    return getattr(getattr(settings, "training", None), "base_model", None)
+    return settings.training.base_model
 
 
 @dg.asset(
