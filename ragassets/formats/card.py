@@ -38,6 +38,8 @@ class CardFacts:
     judge_is_stand_in: bool = False
     scored_pairs: int = 0
     kept_pairs: int = 0
+    method: str = "groups"  # how the split was made (ragassets.formats.split)
+    left_out: int = 0  # examples resting on both sides' chunks (held_out split only)
     notes: list[str] = field(default_factory=list)
 
 
@@ -77,9 +79,7 @@ def dataset_card(facts: CardFacts) -> str:
         "",
         "## Split",
         "",
-        (f"Split by **{facts.split_by}** with seed {facts.seed}: {facts.eval_groups} of {facts.groups} groups of "
-        f"examples in eval (eval_share {facts.eval_share:g}). Examples that share a {facts.split_by} are one "
-        f"group, so no {facts.split_by} appears in both train and eval."),
+        *split_text(facts),
         "",
         "## Files",
         "",
@@ -105,3 +105,20 @@ def dataset_card(facts: CardFacts) -> str:
         *facts.notes,
     ]
     return "\n".join(front + body).rstrip() + "\n"
+
+
+def split_text(facts: CardFacts) -> list[str]:
+    """How the split was made, in words."""
+    by = facts.split_by
+    if facts.method == "held_out":
+        return [
+            (f"Split by **{by}** with seed {facts.seed} (eval_share {facts.eval_share:g}): examples that share a {by} "
+            f"are tied together into {facts.groups} group(s), too few to deal whole groups, so {by}s were held out "
+            f"for eval. Examples resting only on held-out {by}s are eval, those on the others train, and "
+            f"{facts.left_out} example(s) resting on both were left out, so no {by} appears in both train and eval.")
+        ]
+    return [
+        (f"Split by **{by}** with seed {facts.seed}: {facts.eval_groups} of {facts.groups} groups of examples in eval "
+        f"(eval_share {facts.eval_share:g}). Examples that share a {by} are one group, so no {by} appears in both "
+        "train and eval.")
+    ]

@@ -6,13 +6,20 @@ through one example and in eval through another. Instead the examples are groupe
 that share a chunk (``split_by: chunk``) or a document (``split_by: document``) are in one group,
 transitively (union-find), and whole groups are dealt to eval in a seeded random order until eval
 holds ``eval_share`` of the examples. The same seed and inputs give the same split.
+
+RAG items show distractor passages, and on a small corpus they tie nearly every chunk into one group:
+dealing groups would then leave eval empty. In that case (groups give eval less than half its share)
+chunks are held out instead: in a seeded order, fewest-chunk examples first, an example's chunks are
+held out until the examples resting only on held-out chunks fill eval's share. Examples resting only
+on the other chunks are train; examples resting on both are left out (``Split.left_out``, counted in
+the metadata and the dataset card), so still no chunk is on both sides.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ragassets.formats.examples import Example
 
@@ -66,6 +73,8 @@ class Split:
     by: str
     groups: int  # connected groups of examples (by chunk or document)
     eval_groups: int
+    method: str = "groups"  # groups | held_out (see the module docstring)
+    left_out: list[Example] = field(default_factory=list)  # held_out only: examples on both sides' chunks
 
 
 def split_examples(
@@ -102,9 +111,57 @@ def split_examples(
         if not eval_groups:  # every group is large next to the target: the smallest one goes to eval
             in_eval.update(min(candidates, key=len))
             eval_groups = 1
+    if eval_share > 0 and len(in_eval) < target / 2:
+        held = _hold_out(examples, by, doc_of, target, seed)
+        if held is not None:
+            in_eval, out = held
+            return Split(
+                train=[ex for i, ex in enumerate(examples) if i not in in_eval and i not in out],
+                eval=[ex for i, ex in enumerate(examples) if i in in_eval],
+                by=by, groups=len(groups), eval_groups=0, method="held_out",
+                left_out=[ex for i, ex in enumerate(examples) if i in out],
+            )
     train = [ex for i, ex in enumerate(examples) if i not in in_eval]
     evals = [ex for i, ex in enumerate(examples) if i in in_eval]
     return Split(train=train, eval=evals, by=by, groups=len(groups), eval_groups=eval_groups)
+
+
+def _hold_out(
+    examples: Sequence[Example], by: str, doc_of: Mapping[str, str] | None, target: float, seed: int
+) -> tuple[set[int], set[int]] | None:
+    """(eval, left out) example indices from held-out chunks (see the module docstring); None when no
+    hold-out leaves both sides non-empty."""
+    keys = [chunk_keys(ex.source_chunk_ids, by, doc_of) for ex in examples]
+    resting: dict[str, list[int]] = {}
+    for i, ks in enumerate(keys):
+        for k in ks:
+            resting.setdefault(k, []).append(i)
+    order = sorted(range(len(examples)), key=lambda i: examples[i].example_id)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda i: len(keys[i]))  # stable: fewest chunks first, seeded order within
+    held: set[str] = set()
+    count = [0] * len(examples)
+    in_eval: set[int] = set()
+    touched: set[int] = set()
+    for i in order:
+        if len(in_eval) >= target:
+            break
+        new = keys[i] - held
+        if not new:
+            continue
+        would_touch = touched | {j for k in new for j in resting[k]}
+        if len(would_touch) >= len(examples):
+            continue  # holding these out would leave nothing for train
+        held |= new
+        for k in new:
+            for j in resting[k]:
+                count[j] += 1
+                if count[j] == len(keys[j]):
+                    in_eval.add(j)
+        touched = would_touch
+    if not in_eval:
+        return None
+    return in_eval, touched - in_eval
 
 
 def leaked_keys(

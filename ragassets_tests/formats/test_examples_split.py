@@ -99,10 +99,26 @@ def test_split_by_document(doc_of):
 def test_no_chunk_is_ever_on_both_sides(groups, share, seed):
     examples = _examples([[f"k{i}" for i in g] for g in groups])
     s = split_examples(examples, eval_share=share, seed=seed)
-    assert len(s.train) + len(s.eval) == len(examples) and s.train
+    assert len(s.train) + len(s.eval) + len(s.left_out) == len(examples) and s.train
     assert not leaked_keys([e.source_chunk_ids for e in s.train], [e.source_chunk_ids for e in s.eval])
     if share > 0 and s.groups >= 2:
         assert s.eval
+    held = {c for x in s.eval for c in x.source_chunk_ids}
+    for e in s.left_out:  # left out only because it rests partly on held-out chunks
+        assert held & set(e.source_chunk_ids) and not set(e.source_chunk_ids) <= held
+
+
+def test_distractors_tying_every_chunk_together_hold_out_chunks_instead():
+    # 20 qa pairs on k0..k19 and RAG items that show their gold chunk and three distractors: one group
+    qa = [[f"k{i}"] for i in range(20)]
+    rag = [[f"k{i}", f"k{(i + 7) % 20}", f"k{(i + 13) % 20}", f"k{(i + 3) % 20}"] for i in range(20)]
+    examples = _examples(qa + rag)
+    s = split_examples(examples, eval_share=0.1, seed=0)
+    assert s.groups == 1 and s.method == "held_out"
+    assert len(s.eval) == 4 and all(len(e.source_chunk_ids) == 1 for e in s.eval)  # qa pairs on held-out chunks
+    assert not leaked_keys([e.source_chunk_ids for e in s.train], [e.source_chunk_ids for e in s.eval])
+    assert 0 < len(s.left_out) < len(rag) and len(s.train) + len(s.eval) + len(s.left_out) == 40
+    assert split_examples(examples, eval_share=0.1, seed=0).eval == s.eval  # seeded
 
 
 def test_example_needs_a_source_chunk():

@@ -72,3 +72,17 @@ def test_grpo_jsonl_validator(tmp_path):
     assert n == 5 and len(problems) == 4
     assert "a qa row needs its answer" in problems[0] and "needs its paraphrase" in problems[1]
     assert "last message must be the user's" in problems[2] and "not JSON" in problems[3]
+
+
+def test_when_distractors_tie_every_chunk_the_card_says_chunks_were_held_out(tmp_path, scored, doc_of):
+    msgs = json.dumps([{"role": "system", "content": "Context"}, {"role": "user", "content": "q"},
+                       {"role": "assistant", "content": "a"}])
+    rag = pl.DataFrame({"item_id": [f"r{i}" for i in range(4)], "messages": [msgs] * 4,
+                        "source_chunk_ids": [[f"k{i}", f"k{(i + 1) % 4}"] for i in range(4)]})
+    settings = DatasetsSettings(include=["qa", "rag_conversations"], eval_share=0.25, format_threshold=0)
+    ds = build_training_datasets(settings, _scored(scored), _chunks(doc_of), rag_conversations=rag)
+    assert ds.split.method == "held_out" and ds.split.eval and ds.split.left_out
+    write_training_datasets(ds, tmp_path, "c", settings)
+    card = (tmp_path / "README.md").read_text()
+    assert "chunks were held out" in card and f"{len(ds.split.left_out)} example(s) resting on both" in card
+    assert export_leaks(tmp_path, "chunk") == {}
