@@ -63,3 +63,16 @@ def test_segments_report_names_the_bad_lines() -> None:
     assert n == 2 and set(examples) == {"i2", "i3"}
     assert any("placeholder" in p for p in examples["i2"]) and any("labelled" in p for p in examples["i2"])
     assert examples["i3"][0].startswith("not JSON")
+
+
+def test_scaffolding_report_counts_answers_and_gives_examples() -> None:
+    from ragassets.rag.answers import scaffolding_report
+
+    rows = [_row("i1", "g", [], answer="According to Chunk 2, the tank failed."),
+            _row("i1", "g", [], answer="According to Chunk 2, the tank failed."),  # the same item on another line
+            _row("i2", "g", [], answer="The ferry crossing takes an hour; the passage is calm."),
+            _row("i3", "g", [], answer="The tank failed at 55:54.")]
+    rows[2]["chunk_id"] = "ferry"
+    table = pl.DataFrame(rows, schema=RAG_CONVERSATIONS_SCHEMA)
+    n, examples = scaffolding_report(table, {"c": "The tank failed.", "ferry": "The passage is calm in summer."})
+    assert n == 1 and [e["item_id"] for e in examples] == ["i1"] and examples[0]["found"] == ["chunk 2"]
