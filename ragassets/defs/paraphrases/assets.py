@@ -29,7 +29,7 @@ from ragassets.retrieval.index import (
 from ragassets.storage import file_sha256
 
 OFFLINE_NOTE = (
-    "Written by the offline stand-in (rule-based clause moves and synonym swaps, not a model). "
+    "Written by the offline stand-in (the sentences of each paragraph in another order, not a model). "
     "Point the llm resource or corpus.yaml `llm:` at a real model for training data."
 )
 
