@@ -133,7 +133,7 @@ def test_included_sources_are_merged_and_a_missing_one_says_what_to_do(root, ser
 @pytest.fixture(scope="module")
 def offline(root):
     _corpus(root, "sample", {"datasets": {"include": ["qa"]}})
-    return materialize("sample", f"{UPSTREAM} or {MINE}")
+    return materialize("sample", f"{UPSTREAM} or {MINE} or key:chunk_index")
 
 
 def test_offline_scored_qa_metadata(root, offline):
@@ -167,3 +167,17 @@ def test_offline_exports_load_and_gates_pass(root, offline):
     g = read_table("grpo_dataset", "sample", root)
     assert grpo.num_rows == g.height and set(grpo["task"]) == {"qa", "retrieval"}
     assert (out / "grpo.parquet").exists()
+
+
+def test_retrieval_reward_over_the_corpus_chunk_index(root, offline):
+    from ragassets.rewards import load_retrieval_reward
+
+    rows = read_table("grpo_dataset", "sample", root).filter(pl.col("task") == "retrieval")
+    reward = load_retrieval_reward("sample", root, k=5)
+    # a policy that copies the paraphrase as its query finds most originals; an off-topic query finds none
+    copied = reward([None] * rows.height, [f"<query>{p}</query>" for p in rows["paraphrase"]],
+                    chunk_id=rows["chunk_id"].to_list(), task=rows["task"].to_list())
+    off_topic = reward([None] * rows.height, ["<query>zebra migration patterns</query>"] * rows.height,
+                       chunk_id=rows["chunk_id"].to_list(), task=rows["task"].to_list())
+    assert sum(copied) / len(copied) > 0.5 and sum(copied) > sum(off_topic)
+    assert all(0.0 <= r <= 1.0 for r in copied + off_topic)
