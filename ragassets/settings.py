@@ -455,6 +455,13 @@ class RagSettings(_StageLlm):
                 f"{'entry' if len(bad) == 1 else 'entries'} {', '.join(map(str, bad))} (counting from 0) "
                 f"{'does' if len(bad) == 1 else 'do'} not"
             )
+        stray = [(i, tok) for i, p in enumerate(v) for tok in ("{context}", "{{", "{%") if tok in p]
+        if stray:
+            i, tok = stray[0]
+            raise ValueError(
+                f"entry {i} (counting from 0) contains {tok!r}, which nothing fills: only {{data}} is replaced "
+                "(augmentoolkit's shipped {context} reaches training data unfilled)"
+            )
         return v
 
     @field_validator("system_format", "user_format", "assistant_format")
