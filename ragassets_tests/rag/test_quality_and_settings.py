@@ -76,3 +76,9 @@ def test_scaffolding_report_counts_answers_and_gives_examples() -> None:
     table = pl.DataFrame(rows, schema=RAG_CONVERSATIONS_SCHEMA)
     n, examples = scaffolding_report(table, {"c": "The tank failed.", "ferry": "The passage is calm in summer."})
     assert n == 1 and [e["item_id"] for e in examples] == ["i1"] and examples[0]["found"] == ["chunk 2"]
+
+
+@pytest.mark.parametrize("stray", ["{context}", "{{ data }}", "{% if x %}"])
+def test_a_prompt_with_a_placeholder_nothing_fills_is_a_settings_error(stray: str) -> None:
+    with pytest.raises(SettingsError, match=r"rag.final_assistant_prompts.*entry 1.*nothing fills"):
+        load_settings(None, run_config={"rag": {"final_assistant_prompts": ["a {data}", f"b {{data}} {stray}"]}})
