@@ -181,3 +181,35 @@ def test_retrieval_reward_over_the_corpus_chunk_index(root, offline):
                        chunk_id=rows["chunk_id"].to_list(), task=rows["task"].to_list())
     assert sum(copied) / len(copied) > 0.5 and sum(copied) > sum(off_topic)
     assert all(0.0 <= r <= 1.0 for r in copied + off_topic)
+
+
+def _run_checks(corpus: str, *checks: tuple[str, str]) -> dict[str, bool]:
+    """Only these checks (asset, name) for ``corpus``, on what is stored: check name -> passed."""
+    import dagster as dg
+
+    from ragassets.definitions import defs
+
+    keys = {dg.AssetCheckKey(dg.AssetKey(asset), name) for asset, name in checks}
+    job = defs.resolve_job_def("corpus_job").get_subset(asset_selection=set(), asset_check_selection=keys)
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key=corpus, raise_on_error=False)
+    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def test_gates_fail_on_crafted_bad_data(root, offline):
+    """Runs last: it spoils the sample corpus's exports and GRPO table on purpose."""
+    gates = (("training_datasets", "no_train_eval_leakage"), ("training_datasets", "exports_valid"),
+             ("grpo_dataset", "answers_reveal_no_reasoning"))
+    assert _run_checks("sample", *gates) == dict.fromkeys((name for _, name in gates), True)
+    sft = root / "exports" / "sample" / "sft"
+    train_line = (sft / "messages.train.jsonl").read_text().splitlines()[0]
+    with (sft / "messages.eval.jsonl").open("a") as fh:  # a train example's chunk now also in eval
+        fh.write(train_line + "\n")
+    with (sft / "alpaca.train.jsonl").open("a") as fh:
+        fh.write('{"instruction": "q", "source_chunk_ids": []}\n')
+    grpo = read_table("grpo_dataset", "sample", root)
+    reasoning = "First, the council met. Therefore the grant was renewed."
+    spoiled = grpo.with_columns(
+        pl.when(pl.col("task") == "qa").then(pl.lit(reasoning)).otherwise(pl.col("answer")).alias("answer"))
+    write_table(spoiled, paths.table_path("grpo_dataset", "sample", root))
+    assert _run_checks("sample", *gates) == dict.fromkeys((name for _, name in gates), False)
