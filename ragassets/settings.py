@@ -630,8 +630,8 @@ class TrainingSettings(_Block):
     learning_rate: float = Field(2e-4, gt=0, description="SFT learning rate.")
     num_train_epochs: float = Field(1.0, gt=0, description="Epochs over the training split when max_steps is -1.")
     max_steps: int = Field(
-        20, ge=-1, description="Optimizer steps of SFT; -1 trains num_train_epochs. The default is a short demo "
-        "run (about a minute on two CPU cores); raise it, or set -1, for real training."
+        8, ge=-1, description="Optimizer steps of SFT; -1 trains num_train_epochs. The default is a short demo "
+        "run (about two minutes on two CPU cores with SmolLM2-135M); raise it, or set -1, for real training."
     )
     batch_size: int = Field(4, ge=1, description="Examples per device per step.")
     gradient_accumulation_steps: int = Field(1, ge=1, description="Steps whose gradients add up before an update.")
