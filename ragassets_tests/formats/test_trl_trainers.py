@@ -76,7 +76,7 @@ def test_grpo_trainer_trains_a_step_on_grpo_jsonl_with_the_reward_functions(tiny
 
     retriever = WordOverlapRetriever({"k0": "chunk zero text", "k1": "chunk one text", "k2": "two", "k3": "three"})
     args = GRPOConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=4,
-                      num_generations=2, max_completion_length=8, use_cpu=True, report_to=[], save_strategy="no",
+                      num_generations=2, max_completion_length=4, use_cpu=True, report_to=[], save_strategy="no",
                       logging_steps=1, seed=0)
     trainer = GRPOTrainer(model=str(tiny), args=args, train_dataset=data,
                           reward_funcs=[answer_correctness, retrieval_reward(retriever, k=2), format_reward, spy])
