@@ -43,6 +43,12 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ragassets show questions --corpus sample --columns difficulty,question,answer -n 4 --width 120
 	@echo "model_eval: SmolLM2-135M-Instruct before (base) and after (tuned) LoRA on the sample (training.max_steps)"
 	@cat $(DATA_DIR)/exports/sample/model_eval.md
+	# the reasoning group on the bundled problem set, demo-sized: the real SmolLM2 writes 2 attempts at
+	# 3 problems per domain (set the RAGASSETS_REASONING_* variables, or problem_set.yaml, for more)
+	RAGASSETS_REASONING_MAX_PROBLEMS_PER_DOMAIN=3 RAGASSETS_REASONING_SAMPLES_PER_PROBLEM=2 \
+	  RAGASSETS_REASONING_MATH_MAX_TOKENS=192 RAGASSETS_REASONING_CODE_MAX_TOKENS=256 \
+	  $(BIN)/ragassets materialize --problem-set sample
+	$(BIN)/ragassets show verified_solutions --corpus sample --columns domain,difficulty,verified,reason,extracted -n 12 --width 60
 
 test: $(VENV)/.installed-dev
 	@.ci/install-services.sh
