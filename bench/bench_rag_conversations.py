@@ -16,6 +16,7 @@ Skips (and says so) when ../shared/corpora/apollo13 is absent.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import os
 import statistics
@@ -71,11 +72,17 @@ def server_process(latency_s: float):
             proc.terminate()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=None, help="use only the first N chunks (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    publish = print if args.no_write else lambda md: write_section("rag_conversations", md)
     corpora = shared_corpora()
     folder = corpora / "apollo13" if corpora else None
     if folder is None or not folder.is_dir():
-        write_section("rag_conversations", "## RAG conversations\n\nSkipped: ../shared/corpora/apollo13 is absent.")
+        publish("## RAG conversations\n\nSkipped: ../shared/corpora/apollo13 is absent.")
         return
 
     from bench.bench_questions import load_chunks
@@ -91,6 +98,8 @@ def main() -> None:
     from ragassets.settings import LlmSettings, RagSettings
 
     chunks, _ = load_chunks(folder)
+    if args.chunks:
+        chunks = chunks.head(args.chunks)
     ids = chunks["chunk_id"].to_list()
     t0 = time.perf_counter()
     cache_stats = CacheStats()  # the data root's embedding cache: a re-run embeds nothing
@@ -102,7 +111,7 @@ def main() -> None:
     # 1. hard negatives and the simulation
     hard = RagSettings(distractors="hard_negative", seed=0)
     neg_walls, sim_walls, rand_walls = [], [], []
-    for _ in range(REPEATS):
+    for _ in range(args.repeats):
         nb = ChunkNeighbours(index, ids, vectors, chunks)
         t0 = time.perf_counter()
         nb.hard_negatives(ids, hard.rag_max_chunks)
@@ -141,7 +150,7 @@ def main() -> None:
                           timeout_s=30)
         flow(LLMClient.from_settings(llm, cache=None, progress_interval_s=3600), prepared.head(8))  # warm up
         baseline = []
-        for rep in range(REPEATS):
+        for rep in range(args.repeats):
             runs.append(flow(LLMClient.from_settings(llm, cache=None, progress_interval_s=3600), prepared))
             # the LLM layer alone in the same conditions: as many trivial requests through a fresh client
             plain = LLMClient.from_settings(llm, cache=None, progress_interval_s=3600)
@@ -161,7 +170,7 @@ def main() -> None:
         (f"{chunks.height} chunks (default chunking), MiniLM vectors ({embed_s:.1f} s, {cache_stats.hits} from the "
          f"embedding cache), exact FAISS index; "
          f"every chunk kept (filter skipped), rag_max_chunks {hard.rag_max_chunks}, failure share "
-         f"{prepared['rag_failed'].mean():.2f} (setting {hard.rag_failure_percentage}). Median of {REPEATS} runs."),
+         f"{prepared['rag_failed'].mean():.2f} (setting {hard.rag_failure_percentage}). Median of {args.repeats} runs."),
         "",
         "| step | items | wall s | per item |",
         "|---|---:|---:|---:|",
@@ -189,7 +198,7 @@ def main() -> None:
          f"Target wall / ideal <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'}. "
          f"Load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Peak RSS {peak_rss_mb():.0f} MiB."),
     ])
-    write_section("rag_conversations", md)
+    publish(md)
 
 
 if __name__ == "__main__":
