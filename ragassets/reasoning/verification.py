@@ -9,7 +9,8 @@ Failure reasons, as counted in metadata:
 
 =====================  ============================================================
 ``generation_failed``  the LLM request failed (the LLM layer's reason is in detail)
-``no_answer``          math: no final answer found (or only a non-answer)
+``no_answer``          math: no final answer found (or only a non-answer, or the solution was cut at
+                       max_tokens before concluding: its last number is then a step, not an answer)
 ``wrong_answer``       math: an answer that does not match the reference
 ``no_code``            code: no Python code block in the solution
 ``test_failed``        code: wrong output on a test case
@@ -89,6 +90,12 @@ def verify_math_solutions(
         found = extract_math_answer(sol["text"] or "")
         if found is None:
             row.update(verified=False, reason="no_answer", detail="no final answer found" + _truncation_note(row))
+            out.append(row)
+            continue
+        if found.method == "last_number" and row["truncated"]:
+            # cut mid-computation: its last number is a step, not a conclusion
+            row.update(verified=False, reason="no_answer", extracted=found.text, extraction=found.method,
+                       detail=f"cut at max_tokens before a final answer (last number seen: {found.text})")
             out.append(row)
             continue
         row.update(extracted=found.text, extraction=found.method)

@@ -81,3 +81,20 @@ def test_examples_are_chats_ending_with_the_verified_solution():
     assert [m["role"] for m in messages] == ["system", "user", "assistant"]
     assert messages[1]["content"] == problems["problem"][0]
     assert messages[2]["content"] == "7 + 16 = 23. Therefore, the answer is \\boxed{23}."
+
+
+def test_a_solution_cut_at_max_tokens_has_no_answer_rather_than_a_wrong_one():
+    from ragassets.reasoning.verification import verify_math_solutions
+    from ragassets.reasoning.verify_math import MathVerifier
+
+    problem = {"problem_id": "p", "reference_answer": "5"}
+    base = {"problem_set": "s", "problem_id": "p", "domain": "math", "difficulty": "easy", "sample": 0}
+    rows = verify_math_solutions({"p": problem}, [
+        {**base, "solution_id": "cut", "text": "First 2 + 3 gives 2", "finish_reason": "length"},
+        {**base, "solution_id": "done", "text": "First 2 + 3 gives 2", "finish_reason": "stop"},
+        {**base, "solution_id": "cut_but_concluded", "text": "So the answer is 5. Then 7", "finish_reason": "length"},
+    ], MathVerifier())
+    by_id = {r["solution_id"]: r for r in rows}
+    assert by_id["cut"]["reason"] == "no_answer" and "cut at max_tokens" in by_id["cut"]["detail"]
+    assert by_id["done"]["reason"] == "wrong_answer"
+    assert by_id["cut_but_concluded"]["verified"] is True
