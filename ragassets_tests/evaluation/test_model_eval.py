@@ -110,3 +110,27 @@ def test_not_worse_compares_tuned_with_base_in_retrieval_mode() -> None:
     assert not_worse(table, "retrieval", tolerance=0.02)[0]
     ok, figures = not_worse(table, "retrieval", tolerance=0.0)
     assert not ok and figures["delta"] == pytest.approx(-0.01)
+
+
+def test_judge_scores_each_answer_against_its_source_chunk() -> None:
+    from ragassets.evaluation.model_eval import RESULT_SCHEMA, judge_answers
+    from ragassets.llm import LLMClient, PromptLibrary
+    from ragassets.llm.providers.offline import OfflineProvider
+
+    chunks = pl.DataFrame({
+        "chunk_id": ["c1", "c2"], "doc_id": ["d", "d"], "seq": [0, 1],
+        "text": ["The crew moved into the lunar module Aquarius after the oxygen tank exploded.",
+                 "Mission Control in Houston planned the return."],
+    })
+    row = {"corpus": "t", "mode": "closed_book", "question": "Where did the crew move?", "reference": "Aquarius",
+           "exact_match": 0.0, "token_f1": 0.0, "judge_score": None, "context_chunk_ids": [],
+           "gold_in_context": None, "new_tokens": 3}
+    results = pl.DataFrame([
+        {**row, "example_id": "e1", "model": "base", "answer": "Into the lunar module Aquarius.", "source_chunk_ids": ["c1"]},
+        {**row, "example_id": "e1", "model": "tuned", "answer": "Bananas are yellow.", "source_chunk_ids": ["c1"]},
+        {**row, "example_id": "e2", "model": "base", "answer": "x", "source_chunk_ids": ["unknown"]},
+    ], schema=RESULT_SCHEMA)
+    judged = judge_answers(results, chunks, LLMClient(OfflineProvider(), cache=None), PromptLibrary(), "t")
+    scores = judged["judge_score"].to_list()
+    assert scores[0] is not None and scores[1] is not None and scores[2] is None
+    assert scores[0] > scores[1]  # a grounded answer outscores an unrelated one

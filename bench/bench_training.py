@@ -1,0 +1,181 @@
+"""LoRA training on the CPU with the real default base model (SmolLM2-135M-Instruct), and what it buys.
+
+1. ``train_adapter`` (what the ``lora_adapter`` asset runs: fingerprint, checkpoints, progress
+   callback, report, atomic save) against a bare TRL run (SFTTrainer + peft LoRA, same rows, same
+   settings, same save), alternating, median of ``REPEATS`` each. Figure of merit: wall ratio
+   (target <= 1.1), and tokens/s of training on this CPU.
+2. The Apollo 13 Mission Report through the whole graph with the offline stand-in (documents to
+   training_datasets, chunk_index), then ``N_STEPS`` SFT steps and ``model_eval`` on at most
+   ``MAX_QUESTIONS`` eval questions: base vs tuned exact match and token F1, closed-book and with
+   retrieval. Skips (and says so) when ../shared/corpora/apollo13 is absent.
+
+    .venv/bin/python -m bench.bench_training          # both parts
+    BENCH_TRAINING_PARTS=1 .venv/bin/python -m bench.bench_training
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+from bench._results import peak_rss_mb, shared_corpora, write_section
+
+STEPS = int(os.environ.get("BENCH_TRAINING_STEPS", "8"))
+REPEATS = int(os.environ.get("BENCH_TRAINING_REPEATS", "2"))
+N_STEPS = int(os.environ.get("BENCH_TRAINING_N", "30"))
+MAX_QUESTIONS = int(os.environ.get("BENCH_TRAINING_MAX_QUESTIONS", "24"))
+WORK = Path(tempfile.gettempdir()) / "ragassets-bench-training"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _rows(n: int = 64) -> list[dict]:
+    """SFT rows of about 170 tokens: a question about a paragraph of the Apollo 13 report (or of the
+    bundled sample when the shared corpora are absent), answered by the paragraph."""
+    corpora = shared_corpora()
+    source = corpora / "apollo13" if corpora and (corpora / "apollo13").is_dir() else REPO / "data/corpora/sample"
+    paragraphs = []
+    for f in sorted(source.rglob("*.md")) + sorted(source.rglob("*.txt")):
+        for p in f.read_text(encoding="utf-8", errors="replace").split("\n\n"):
+            words = p.split()
+            if len(words) >= 60:
+                paragraphs.append(" ".join(words[:110]))
+    rows = []
+    for i in range(n):
+        p = paragraphs[i % len(paragraphs)]
+        rows.append({"prompt": [{"role": "user", "content": f"What does the report say about {' '.join(p.split()[:8])}?"}],
+                     "completion": [{"role": "assistant", "content": p}]})
+    return rows
+
+
+def _bare_trl(base: Path, rows: list[dict], settings, out: Path) -> tuple[float, int]:
+    """The same training with TRL and peft only: load, train, save."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(str(base))
+    args = SFTConfig(output_dir=str(out), max_steps=settings.max_steps, per_device_train_batch_size=settings.batch_size,
+                     learning_rate=settings.learning_rate, max_length=settings.max_length, seed=settings.seed,
+                     activation_checkpointing=False, bf16=False, use_cpu=True, report_to="none", save_strategy="no",
+                     logging_steps=1, disable_tqdm=True, include_num_input_tokens_seen="non_padding")
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32),
+        args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+        peft_config=LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                               target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
+    trainer.train()
+    trainer.save_model(str(out / "adapter"))
+    return time.perf_counter() - t0, int(trainer.state.num_input_tokens_seen)
+
+
+def part_overhead(base: Path) -> str:
+    from ragassets.settings import TrainingSettings
+    from ragassets.training.lora import train_adapter
+
+    rows = _rows()
+    # save_steps beyond max_steps: no mid-run checkpoint in either run, the same final save
+    settings = TrainingSettings(max_steps=STEPS, batch_size=4, save_steps=STEPS + 1, max_length=512)
+    asset, bare, tokens, steps_s = [], [], [], []
+    for i in range(REPEATS):
+        for kind in ("bare", "asset"):
+            out = WORK / f"{kind}{i}"
+            shutil.rmtree(out, ignore_errors=True)
+            if kind == "bare":
+                wall, _ = _bare_trl(base, rows, settings, out)
+                bare.append(wall)
+            else:
+                t0 = time.perf_counter()
+                report = train_adapter(base, settings, out, sft_train=rows, log=lambda s: None)
+                asset.append(time.perf_counter() - t0)
+                tokens.append(report.phases[0].tokens_per_s)
+                steps_s.append(report.phases[0].seconds_per_step)
+    ratio = statistics.median(asset) / statistics.median(bare)
+    load = os.getloadavg()[0]
+    return (
+        f"{STEPS} SFT steps, batch 4, LoRA r 16 all-linear, float32 on the CPU; rows of about 170 tokens. "
+        f"Median of {REPEATS} alternating runs, each wall = load the model + prepare the data + train + save.\n\n"
+        "| run | wall s (each) | median s |\n|---|---|---:|\n"
+        f"| bare TRL (SFTTrainer + peft) | {', '.join(f'{w:.1f}' for w in bare)} | {statistics.median(bare):.1f} |\n"
+        f"| `train_adapter` (the lora_adapter asset's work) | {', '.join(f'{w:.1f}' for w in asset)} | "
+        f"{statistics.median(asset):.1f} |\n\n"
+        f"Wall ratio asset / bare: **{ratio:.2f}** (target <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'}). "
+        f"Training throughput: **{statistics.median(tokens):.0f} tokens/s**, {statistics.median(steps_s):.2f} s/step. "
+        f"Load average at the end {load:.1f} on {os.cpu_count()} cores."
+    )
+
+
+def part_apollo() -> str:
+    corpora = shared_corpora()
+    if not corpora or not (corpora / "apollo13").is_dir():
+        return "Apollo 13: skipped, ../shared/corpora/apollo13 is absent."
+    root = WORK / "apollo" / "data"
+    if not (root / "corpora" / "apollo13").is_dir():
+        (root / "corpora").mkdir(parents=True, exist_ok=True)
+        shutil.copytree(corpora / "apollo13", root / "corpora" / "apollo13")
+    (root / "dagster_home").mkdir(exist_ok=True)
+    shutil.copyfile(REPO / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+    env = {**os.environ, "RAGASSETS_DATA_DIR": str(root), "DAGSTER_HOME": str(root / "dagster_home"),
+           "RAGASSETS_TRAINING_MAX_STEPS": str(N_STEPS), "RAGASSETS_MODEL_EVAL_MAX_QUESTIONS": str(MAX_QUESTIONS),
+           # question/answer lines only: RAG contexts link chunks, and the chunk-disjoint split of a corpus whose
+           # examples are all linked has nothing left for eval
+           "RAGASSETS_DATASETS_INCLUDE": "[qa]"}
+    cli = str(Path(sys.executable).with_name("ragassets"))
+    t0 = time.perf_counter()
+    upstream = subprocess.run([cli, "materialize", "--corpus", "apollo13", "--select",
+                               "+key:training_datasets or +key:chunk_index or key:base_model"],
+                              env=env, capture_output=True, text=True, check=False)
+    t_up = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    mine = subprocess.run([cli, "materialize", "--corpus", "apollo13", "--select", "lora_adapter,model_eval"],
+                          env=env, capture_output=True, text=True, check=False)
+    t_mine = time.perf_counter() - t1
+    summary = root / "exports" / "apollo13" / "model_eval.md"
+    if mine.returncode != 0 or not summary.is_file():
+        tail = (upstream.stdout + upstream.stderr + mine.stdout + mine.stderr)[-1500:]
+        return f"Apollo 13: the graph did not get to model_eval:\n\n```\n{tail}\n```"
+    report = json.loads((root / "artifacts" / "lora_adapter" / "apollo13" / "adapter" / "training_report.json").read_text())
+    phase = report["phases"][0]
+    train_lines = len((root / "exports" / "apollo13" / "sft" / "messages.train.jsonl").read_text().splitlines())
+    table = summary.read_text().split("\n", 2)[2].strip()
+    return (
+        f"Apollo 13 Mission Report, the offline stand-in's question/answer pairs (`datasets.include: [qa]`, "
+        f"{train_lines} SFT training lines), {N_STEPS} SFT steps "
+        f"(batch 4; {phase['train_seconds']:.0f} s, {phase['tokens_per_s']:.0f} tokens/s, loss "
+        f"{phase['loss'][0][1]:.2f} -> {phase['final_loss']:.2f}), then at most {MAX_QUESTIONS} eval questions "
+        f"asked greedily (64 new tokens, retrieval top 3):\n\n{table}\n\n"
+        f"Wall: upstream graph {t_up:.0f} s, lora_adapter + model_eval {t_mine:.0f} s."
+    )
+
+
+def main() -> None:
+    from ragassets.training.base_model import DEFAULT_BASE_MODEL, materialize_base_model
+
+    parts = os.environ.get("BENCH_TRAINING_PARTS", "12")
+    WORK.mkdir(parents=True, exist_ok=True)
+    if "1" in parts:
+        info = materialize_base_model(DEFAULT_BASE_MODEL, WORK / "artifacts" / "base_model")
+        text = part_overhead(Path(info.path))
+        write_section("training", "## LoRA training (`bench/bench_training.py`)\n\n" + text +
+                      f"\n\nPeak RSS {peak_rss_mb():.0f} MiB. GPU: none was lent to this task.")
+    if "2" in parts:
+        text = part_apollo()
+        write_section("training_apollo", "## Base vs tuned on Apollo 13 (`bench/bench_training.py`, part 2)\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
