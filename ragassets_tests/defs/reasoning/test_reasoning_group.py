@@ -120,15 +120,15 @@ def test_whole_group_with_the_small_model(data_root, monkeypatch):
     folder = data_root / "problem_sets" / "sample"
     shutil.copytree(SAMPLE_SET, folder)
     (folder / "problem_set.yaml").write_text(
-        "reasoning:\n  max_problems_per_domain: 2\n  samples_per_problem: 2\n  math_max_tokens: 48\n"
+        "reasoning:\n  max_problems_per_domain: 2\n  samples_per_problem: 1\n  math_max_tokens: 48\n"
         "  code_max_tokens: 64\n")
     result = materialize_problem_set("sample")
     assert result.success, [str(e.event_specific_data) for e in result.all_events if e.is_failure]
     solutions = read_table("reasoning_solutions", "sample", data_root)
-    assert solutions.height == 8 and solutions["error"].null_count() == 8
+    assert solutions.height == 4 and solutions["error"].null_count() == 4
     assert set(solutions["provider"]) == {"transformers"}
     assert solutions["model"][0].endswith("SmolLM2-135M-Instruct")
     verified = read_table("verified_solutions", "sample", data_root)
-    assert verified.height == 8
+    assert verified.height == 4
     assert verified.filter(~pl.col("verified"))["reason"].null_count() == 0
     assert (export_dir("sample", data_root) / "alpaca.train.jsonl").exists()
