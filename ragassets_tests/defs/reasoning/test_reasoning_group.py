@@ -132,3 +132,27 @@ def test_whole_group_with_the_small_model(data_root, monkeypatch):
     assert verified.height == 4
     assert verified.filter(~pl.col("verified"))["reason"].null_count() == 0
     assert (export_dir("sample", data_root) / "alpaca.train.jsonl").exists()
+
+
+def test_the_gates_fail_on_bad_data():
+    """no_duplicate_problems on a duplicated table, and the re-verification behind
+    every_kept_solution_verified on a 'kept' solution that is wrong."""
+    from ragassets.defs.reasoning.checks import no_duplicate_problems
+    from ragassets.reasoning.problems import load_problem_set
+    from ragassets.reasoning.sandbox import Sandbox, SandboxLimits
+    from ragassets.reasoning.verification import reverify
+    from ragassets.reasoning.verify_math import MathVerifier
+    from ragassets_tests.reasoning.responders import RIGHT_CODE
+
+    problems = load_problem_set(SAMPLE_SET, "sample").problems
+    assert no_duplicate_problems(problems).passed
+    bad = no_duplicate_problems(pl.concat([problems, problems.head(2)]))
+    assert not bad.passed and "2 duplicate problem_id(s)" in bad.description
+    math = problems.filter(pl.col("reference_answer") == "23").row(0, named=True)
+    code = problems.filter(pl.col("fn_name") == "count_vowels").row(0, named=True)
+    sb, v = Sandbox(SandboxLimits(cpu_s=2, wall_s=5)), MathVerifier()
+    assert reverify(math, "Therefore, the answer is \\boxed{23}.", v, sb, 10, 1e-6)[0]
+    assert not reverify(math, "Therefore, the answer is \\boxed{30}.", v, sb, 10, 1e-6)[0]
+    assert reverify(code, f"```python\n{RIGHT_CODE['count_vowels']}```", v, sb, 10, 1e-6)[0]
+    ok, detail = reverify(code, "```python\ndef count_vowels(s):\n    return 0\n```", v, sb, 10, 1e-6)
+    assert not ok and "expected 2, got 0" in detail
