@@ -57,6 +57,7 @@ def test_f16_gguf_round_trip_matches_logits(merged: Path, tmp_path: Path) -> Non
 
     v = verify_gguf(Path(info.path), merged, tolerance=0.01)
     assert v.passed and v.tokenizer_agreement == 1.0 and v.argmax_agreement == 1.0, v
+    assert v.chat_tokenizer_agreement == 1.0  # byte-level BPE: special tokens inside the text too
     assert v.relative_diff < 0.005
 
 
@@ -97,3 +98,45 @@ def test_other_architectures_are_refused_with_the_reason(tmp_path: Path) -> None
     with pytest.raises(GGUFExportError, match="rope scaling 'llama3'"):
         write_gguf(tmp_path, tmp_path / "x.gguf")
     assert not list(tmp_path.glob("*.gguf*"))
+
+
+def _tiny_sentencepiece_llama(path: Path) -> Path:
+    """A tiny random Mistral-architecture model with a Llama-2/Mistral-style tokenizer: BPE with byte
+    fallback and '▁' for spaces (llama.cpp's "llama" tokenizer), and an [INST] chat template."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
+    from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+
+    from ragassets_tests.llm.tiny_model import TEXTS
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    bpe.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    bpe.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    specials = ["<unk>", "<s>", "</s>", *(f"<0x{i:02X}>" for i in range(256))]
+    bpe.train_from_iterator(TEXTS, trainers.BpeTrainer(vocab_size=600, special_tokens=specials))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    tok.chat_template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} "
+                         "[/INST]{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}")
+    tok.save_pretrained(str(path))
+    config = MistralConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                           bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, sliding_window=None)
+    torch.manual_seed(0)
+    MistralForCausalLM(config).save_pretrained(str(path))
+    return path
+
+
+def test_sentencepiece_style_mistral_round_trip(tmp_path: Path) -> None:
+    import gguf
+
+    folder = _tiny_sentencepiece_llama(tmp_path / "spm_model")
+    info = write_gguf(folder, tmp_path / "mistral.gguf")
+    assert (info.tokenizer_model, info.architecture) == ("llama", "MistralForCausalLM")
+    reader = gguf.GGUFReader(info.path)
+    types = reader.fields["tokenizer.ggml.token_type"].contents()
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    assert types[tokens.index("<0x41>")] == int(gguf.TokenType.BYTE)
+    assert types[tokens.index("</s>")] == int(gguf.TokenType.CONTROL)
+    v = verify_gguf(Path(info.path), folder, tolerance=0.01)
+    assert v.passed and v.tokenizer_agreement == 1.0, v

@@ -42,4 +42,4 @@ def test_two_sft_steps_and_a_gguf_round_trip(smollm2, tmp_path: Path) -> None:
     info = write_gguf(merged, tmp_path / "smollm2-f16.gguf", quantization="f16")
     assert info.vocab_size == 49152 and info.tokenizer_model == "gpt2" and info.n_tensors == 272
     v = verify_gguf(Path(info.path), merged, tolerance=0.02)
-    assert v.passed and v.tokenizer_agreement == 1.0 and v.argmax_agreement >= 0.98, v
+    assert v.passed and v.tokenizer_agreement == v.chat_tokenizer_agreement == 1.0 and v.argmax_agreement >= 0.98, v
