@@ -72,6 +72,8 @@ def reasoning_problems(context: dg.AssetExecutionContext, config: ReasoningConfi
     partitions_def=problem_set_partitions,
     kinds={"polars", "parquet"},
     pool="llm",
+    # the default generator is the base_model folder (made there, or by this asset when missing)
+    deps=[dg.AssetKey("base_model")],
     description="k step-by-step solutions per problem (reasoning.samples_per_problem) from the generator "
     "(default: SmolLM2-135M-Instruct through transformers), domain prompts reasoning_math.j2 / reasoning_code.j2, "
     "per-domain temperature and max tokens; cached per sample, so a re-run sends only what has no answer.",
