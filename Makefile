@@ -44,9 +44,9 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	@echo "model_eval: SmolLM2-135M-Instruct before (base) and after (tuned) LoRA on the sample (training.max_steps)"
 	@cat $(DATA_DIR)/exports/sample/model_eval.md
 	# the reasoning group on the bundled problem set, demo-sized: the real SmolLM2 writes 2 attempts at
-	# 3 problems per domain (set the RAGASSETS_REASONING_* variables, or problem_set.yaml, for more)
-	RAGASSETS_REASONING_MAX_PROBLEMS_PER_DOMAIN=3 RAGASSETS_REASONING_SAMPLES_PER_PROBLEM=2 \
-	  RAGASSETS_REASONING_MATH_MAX_TOKENS=192 RAGASSETS_REASONING_CODE_MAX_TOKENS=256 \
+	# 2 problems per domain (set the RAGASSETS_REASONING_* variables, or problem_set.yaml, for more)
+	RAGASSETS_REASONING_MAX_PROBLEMS_PER_DOMAIN=2 RAGASSETS_REASONING_SAMPLES_PER_PROBLEM=2 \
+	  RAGASSETS_REASONING_MATH_MAX_TOKENS=160 RAGASSETS_REASONING_CODE_MAX_TOKENS=224 \
 	  $(BIN)/ragassets materialize --problem-set sample
 	$(BIN)/ragassets show verified_solutions --corpus sample --columns domain,difficulty,verified,reason,extracted -n 12 --width 60
 
