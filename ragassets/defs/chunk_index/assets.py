@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.defs.chunk_index.config import ChunkIndexConfig
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.embed.providers import EmbedderError
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource, embedder_metadata

@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.defs.chunks.config import ChunksConfig
+from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.embed.sizing import chunker_for
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource

@@ -97,8 +97,8 @@ def test_pseudonymized_corpus_passes_the_gate_and_stores_no_original(sample_root
 
 
 def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
-    from ragassets.defs.pii_gate import no_residual_pii_check
     from ragassets.definitions import defs
+    from ragassets.defs.pii_gate import no_residual_pii_check
 
     graph = defs.resolve_asset_graph()
     for asset in ("redacted_documents", "chunks"):
@@ -113,9 +113,9 @@ def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
 
 def test_a_name_planted_into_the_chunks_fails_the_chunks_gate(sample_root: Path) -> None:
     """The chunks gate judges each chunk in its redacted document, and still fails on what survives in one."""
+    from ragassets.defs.chunks.checks import chunks_no_residual_pii
     from ragassets.defs.documents.assets import documents
     from ragassets.defs.redaction.assets import redaction
-    from ragassets.defs.chunks.checks import chunks_no_residual_pii
     from ragassets.partitions import corpus_partitions
     from ragassets.resources import build_resources
 
