@@ -644,6 +644,10 @@ class TrainingSettings(_Block):
     logging_steps: int = Field(1, ge=1, description="Loss logged (and the progress line written) every this many steps.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present (bf16 where "
                                                    "supported), else the CPU.")
+    cpu_threads: int = Field(
+        0, ge=0, description="Torch threads on the CPU for training, merging and evaluation; 0: half the cores (at "
+        "least one). More threads than free cores make every step wait for descheduled threads."
+    )
     grpo_max_steps: int = Field(10, ge=1, description="GRPO optimizer steps.")
     grpo_learning_rate: float = Field(1e-5, gt=0, description="GRPO learning rate.")
     grpo_num_generations: int = Field(4, ge=2, description="Completions sampled per prompt (a GRPO group).")

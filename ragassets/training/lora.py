@@ -25,6 +25,7 @@ from typing import Any
 
 from ragassets.settings import TrainingSettings
 from ragassets.training.base_model import folder_sha256, folder_size
+from ragassets.training.threads import use_cpu_threads
 
 Log = Callable[[str], None]
 ADAPTER_DIR = "adapter"
@@ -462,6 +463,7 @@ def train_adapter(
 
     hf_logging.disable_progress_bar()  # no progress bars in every run log: the progress line says it
     datasets.disable_progress_bars()
+    use_cpu_threads(settings.cpu_threads)
     with warnings.catch_warnings():
         # peft asks the model a question transformers 5 renamed; the answer is the same
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

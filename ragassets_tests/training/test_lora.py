@@ -171,3 +171,19 @@ def test_training_files_are_checked_line_by_line(tmp_path: Path) -> None:
     grpo = tmp_path / "grpo.jsonl"
     grpo.write_text(json.dumps({"prompt": [{"role": "user", "content": "q"}], "answer": "a", "task": "qa"}) + "\n")
     assert load_grpo_rows(grpo)[0]["answer"] == "a"
+
+
+def test_cpu_threads_default_to_half_the_cores(monkeypatch) -> None:
+    import torch
+
+    from ragassets.training import threads
+
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    assert threads.cpu_threads(0) == 1 and threads.cpu_threads(3) == 3
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 16)
+    assert threads.cpu_threads(0) == 8
+    before = torch.get_num_threads()
+    try:
+        assert threads.use_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -26,6 +26,7 @@ from ragassets.retrieval.retriever import Retriever
 from ragassets.training.base_model import BaseModelError, base_model_path
 from ragassets.training.data import TrainingDataError
 from ragassets.training.lora import ADAPTER_DIR
+from ragassets.training.threads import use_cpu_threads
 
 EVAL_FILE = "sft/messages.eval.jsonl"
 SUMMARY_FILE = "model_eval.md"
@@ -60,6 +61,7 @@ def model_eval(context: dg.AssetExecutionContext, config: ModelEvalConfig, stora
         results = pl.DataFrame(schema=RESULT_SCHEMA)
     else:
         adapter = storage.artifact_dir("lora_adapter", corpus) / ADAPTER_DIR
+        use_cpu_threads(settings.training.cpu_threads)
         model, tok = load_eval_model(base, adapter, settings.training.device)
         contexts = None
         if "retrieval" in e.modes:

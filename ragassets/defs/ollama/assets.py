@@ -16,6 +16,7 @@ from ragassets.resources.storage import StorageResource
 from ragassets.training.base_model import BaseModelError, base_model_path
 from ragassets.training.lora import ADAPTER_DIR
 from ragassets.training.merge import merge_adapter
+from ragassets.training.threads import use_cpu_threads
 
 MERGED_DIR = "merged"
 EXPORT_FILE = "export.json"
@@ -45,6 +46,7 @@ def ollama_model(context: dg.AssetExecutionContext, config: OllamaConfig, storag
     except BaseModelError as exc:
         raise dg.Failure(str(exc)) from None
     out = storage.artifact_dir("ollama_model", corpus)
+    use_cpu_threads(settings.training.cpu_threads)
     merged = merge_adapter(base, adapter, out / MERGED_DIR)
     name = o.model_name or f"ragassets-{corpus}"
     try:

@@ -9,6 +9,7 @@ from ragassets.defs.common import checked_settings, corpus_of
 from ragassets.defs.ollama.assets import EXPORT_FILE, MERGED_DIR
 from ragassets.export.gguf import verify_gguf
 from ragassets.resources.storage import StorageResource
+from ragassets.training.threads import use_cpu_threads
 
 
 @dg.asset_check(
@@ -29,6 +30,7 @@ def gguf_matches_merged_model(context: dg.AssetCheckExecutionContext, storage: S
     o = settings.ollama
     # q8_0 rounds weights to 8 bits: allow four times the f16 tolerance
     tolerance = o.verify_tolerance * (1 if o.quantization == "f16" else 4)
+    use_cpu_threads(settings.training.cpu_threads)
     v = verify_gguf(Path(export["gguf"]["path"]), out / MERGED_DIR, tolerance=tolerance)
     return dg.AssetCheckResult(
         passed=v.passed,

@@ -16,6 +16,7 @@ from ragassets.settings import SettingsError, load_settings
 from ragassets.training.base_model import BaseModelError, base_model_path, materialize_base_model
 from ragassets.training.data import TrainingDataError, load_grpo_rows, load_sft_rows
 from ragassets.training.lora import AdapterReport, TrainingError, train_adapter
+from ragassets.training.threads import use_cpu_threads
 
 SFT_TRAIN = "sft/messages.train.jsonl"
 SFT_EVAL = "sft/messages.eval.jsonl"
@@ -34,6 +35,7 @@ def base_model(context: dg.AssetExecutionContext, config: TrainingConfig, storag
     """Make training.base_model a usable folder and record what it is."""
     try:
         settings = load_settings(None, run_config=config.overrides())
+        use_cpu_threads(settings.training.cpu_threads)
         info = materialize_base_model(
             settings.training.base_model, storage.root / "artifacts" / "base_model", log=context.log.info
         )
