@@ -149,11 +149,12 @@ def part_apollo() -> str:
                                   env=env, capture_output=True, text=True, check=False)
     t_up = time.perf_counter() - t0
     note = ""
-    if not (root / "exports" / "apollo13" / "sft" / "messages.train.jsonl").is_file():
+    sft = root / "exports" / "apollo13" / "sft"
+    if not (sft / "README.md").is_file():  # no dataset card: training_datasets did not write this folder
         n_train, n_eval = _qa_lines_from_scored_qa(root)
         note = (f" training_datasets did not run (upstream: {_first_failure(upstream.stdout + upstream.stderr)}), so the "
-                f"bench wrote the SFT files itself from scored_qa's PASS pairs, split by chunk ({n_train} train / "
-                f"{n_eval} eval lines).")
+                f"bench wrote the SFT files itself from scored_qa's PASS pairs, one chunk in ten held out "
+                f"({n_train} train / {n_eval} eval lines).")
     t1 = time.perf_counter()
     mine = subprocess.run([cli, "materialize", "--corpus", "apollo13", "--select", "lora_adapter,model_eval"],
                           env=env, capture_output=True, text=True, check=False)
