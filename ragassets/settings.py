@@ -396,10 +396,14 @@ class ConversationsSettings(_StageLlm):
 
 
 DEFAULT_RAG_PROMPTS = [
-    "You are a helpful assistant. Below is information retrieved for the user's question; it may or may not be "
-    "relevant. Use it when it answers the question, and answer from your own knowledge when it does not.\n\n{data}",
-    "You answer questions about documents. Retrieved passages follow. Rely on them when they are relevant; if they "
-    "do not cover the question, say what you know without pretending they do.\n\n{data}",
+    (
+        "You are a helpful assistant. Below is information retrieved for the user's question; it may or may not "
+        "be relevant. Use it when it answers the question, and answer from your own knowledge when it does not.\n\n{data}"
+    ),
+    (
+        "You answer questions about documents. Retrieved passages follow. Rely on them when they are relevant; if "
+        "they do not cover the question, say what you know without pretending they do.\n\n{data}"
+    ),
     "Retrieved context (possibly irrelevant):\n\n{data}\n\nAnswer the user's questions accurately and concisely.",
 ]
 
