@@ -883,14 +883,26 @@ def load_settings(
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Resolve the settings of one corpus: defaults < environment < corpus.yaml < run config."""
+    file_layer = read_corpus_yaml(corpus_path) if corpus_path is not None else None
+    return layered_settings(file_layer, str(corpus_path / CORPUS_FILE) if corpus_path else "settings", run_config, environ)
+
+
+def layered_settings(
+    file_layer: dict[str, Any] | None,
+    source: str,
+    run_config: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """defaults < ``RAGASSETS_*`` environment < ``file_layer`` (a validated settings file) < run config;
+    each layer is validated on its own first, so an error names the layer it came from."""
     merged: dict[str, Any] = {}
     env = env_overrides(environ)
     if env:
         validate_settings(env, "environment (RAGASSETS_* variables)")
         merged = _deep_merge(merged, env)
-    if corpus_path is not None:
-        merged = _deep_merge(merged, read_corpus_yaml(corpus_path))
+    if file_layer:
+        merged = _deep_merge(merged, file_layer)
     if run_config:
         validate_settings(run_config, "run config")
         merged = _deep_merge(merged, run_config)
-    return validate_settings(merged, str(corpus_path / CORPUS_FILE) if corpus_path else "settings")
+    return validate_settings(merged, source)

@@ -171,10 +171,18 @@ def checked_settings(context: dg.AssetCheckExecutionContext, root: Path | str | 
     ``effective_settings`` metadata laid on top; masked secrets keep the corpus value. Without that
     metadata (a materialization older than this code) the corpus settings are returned.
     """
-    base = corpus_settings(context, root)
+    return with_effective_settings(context, corpus_settings(context, root), asset, "the corpus settings")
+
+
+def with_effective_settings(
+    context: dg.AssetCheckExecutionContext, base: Settings, asset: str, fallback: str
+) -> Settings:
+    """``base`` with the blocks ``asset``'s latest materialization recorded in ``effective_settings`` laid on
+    top (masked secrets keep ``base``'s value); ``base`` itself, with a warning naming ``fallback``, when the
+    asset recorded none."""
     used = _latest_effective(context, asset)
     if not used:
-        context.log.warning(f"{asset} recorded no {EFFECTIVE_SETTINGS}: judging with the corpus settings")
+        context.log.warning(f"{asset} recorded no {EFFECTIVE_SETTINGS}: judging with {fallback}")
         return base
     merged = base.model_dump()
     for block, values in used.items():

@@ -19,8 +19,7 @@ from ragassets import paths
 from ragassets.settings import (
     Settings,
     SettingsError,
-    _deep_merge,
-    env_overrides,
+    layered_settings,
     validate_settings,
 )
 
@@ -95,14 +94,5 @@ def load_problem_set_settings(
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Settings of one problem set: defaults < environment < problem_set.yaml < run config."""
-    merged: dict[str, Any] = {}
-    env = env_overrides(environ)
-    if env:
-        validate_settings(env, "environment (RAGASSETS_* variables)")
-        merged = _deep_merge(merged, env)
-    if folder is not None:
-        merged = _deep_merge(merged, read_problem_set_yaml(folder))
-    if run_config:
-        validate_settings(run_config, "run config")
-        merged = _deep_merge(merged, run_config)
-    return validate_settings(merged, str(folder / PROBLEM_SET_FILE) if folder else "settings")
+    file_layer = read_problem_set_yaml(folder) if folder is not None else None
+    return layered_settings(file_layer, str(folder / PROBLEM_SET_FILE) if folder else "settings", run_config, environ)

@@ -6,13 +6,13 @@ from typing import Any
 
 import dagster as dg
 
-from ragassets.defs.common import EFFECTIVE_SETTINGS, MASK, StageRunConfig, _latest_effective, stage_config
+from ragassets.defs.common import StageRunConfig, stage_config, with_effective_settings
 from ragassets.reasoning.problem_sets import (
     load_problem_set_settings,
     problem_set_dir,
     validate_problem_set_name,
 )
-from ragassets.settings import Settings, SettingsError, validate_settings
+from ragassets.settings import Settings, SettingsError
 
 ReasoningConfig = stage_config("reasoning", "llm")
 
@@ -37,16 +37,4 @@ def problem_set_settings(context: Any, root: Any, config: StageRunConfig | None 
 def checked_problem_set_settings(context: dg.AssetCheckExecutionContext, root: Any, asset: str) -> Settings:
     """The settings ``asset``'s latest materialization used (its effective_settings metadata over the
     problem set's), so a check judges with what the run used."""
-    base = problem_set_settings(context, root)
-    used = _latest_effective(context, asset)
-    if not used:
-        context.log.warning(f"{asset} recorded no {EFFECTIVE_SETTINGS}: judging with the problem set's settings")
-        return base
-    merged = base.model_dump()
-    for block, values in used.items():
-        if block in merged and isinstance(values, dict):
-            merged[block].update({k: v for k, v in values.items() if v != MASK and k in merged[block]})
-    try:
-        return validate_settings(merged, f"{EFFECTIVE_SETTINGS} of {asset}")
-    except SettingsError as exc:
-        raise dg.Failure(description=str(exc)) from None
+    return with_effective_settings(context, problem_set_settings(context, root), asset, "the problem set's settings")
