@@ -133,10 +133,16 @@ def convert_gguf_to_folder(gguf_path: Path, out: Path) -> Path:
         fresh.tie_weights()
     fresh.generation_config = loaded.generation_config
     del loaded
+    return save_model_folder(fresh, tokenizer, out)
+
+
+def save_model_folder(model: Any, tokenizer: Any, out: Path) -> Path:
+    """Save ``model`` (safetensors) and ``tokenizer`` as the folder ``out``, atomically: written beside it
+    and renamed, so a crash never leaves half a model where a later step would load it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        fresh.save_pretrained(str(tmp), safe_serialization=True)
+        model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         if out.exists():
             shutil.rmtree(out)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from ragassets.training.base_model import save_model_folder
 
 
 def merge_adapter(base: Path, adapter: Path, out: Path, dtype: str = "float32") -> Path:
@@ -23,15 +22,4 @@ def merge_adapter(base: Path, adapter: Path, out: Path, dtype: str = "float32") 
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else base
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), local_files_only=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        merged.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return save_model_folder(merged, tokenizer, out)
