@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,14 @@ def judge_requests(
     question was written from), so an answer that names something from the previous chunk is not
     marked unsupported.
     """
+    return list(iter_judge_requests(questions, chunks, prompts, window=window, params=params))
+
+
+def iter_judge_requests(
+    questions: pl.DataFrame, chunks: pl.DataFrame, prompts: Any, *, window: int = 1, params: Any = None
+) -> Iterator[Any]:
+    """:func:`judge_requests` rendered one at a time (the LLM client sends the first while the rest
+    render); the tables are checked at once, before the first is rendered."""
     missing = [c for c in QUESTION_COLUMNS if c not in questions.columns]
     if missing:
         raise ValueError(f"questions table lacks column(s) {missing}; rematerialize questions")
@@ -93,10 +101,10 @@ def judge_requests(
             f"{len(unknown)} question chunk_id(s) are not in chunks (e.g. {unknown[0]}): the questions are older "
             "than the chunks; rematerialize questions"
         )
-    return [
+    return (
         task_request("judge", prompts, id=qid, params=params, question=q, answer=a, context=context[cid])
         for qid, cid, q, a in questions.select(*QUESTION_COLUMNS).iter_rows()
-    ]
+    )
 
 
 @dataclass
@@ -153,14 +161,19 @@ def collect_verdicts(
             row.update({name: int(getattr(v, name)) for name in CRITERIA})
             row["overall"] = int(v.overall)
             row["reasons"] = json.dumps(
-                {name: " ".join(getattr(v, f"{name}_reason").split()) for name in CRITERIA}, ensure_ascii=False
+                {name: " ".join(getattr(v, f"{name}_reason").split()) for name in CRITERIA},
+                ensure_ascii=False,
             )
         else:
             run.failures[res.error] += 1
             row["judge_error"] = res.error
             if len(run.failure_examples) < 5:
                 run.failure_examples.append(
-                    {"question_id": q["question_id"], "error": res.error, "detail": (res.error_detail or "")[:200]}
+                    {
+                        "question_id": q["question_id"],
+                        "error": res.error,
+                        "detail": (res.error_detail or "")[:200],
+                    }
                 )
         row["verdict"] = verdict_of(row["overall"], pass_threshold, review_threshold)
         rows.append(row)
@@ -182,8 +195,12 @@ def judge_questions(
     max_repairs: int | None = None,
 ) -> JudgeRun:
     """Judge every question through ``client`` (an LLMClient): requests, answers, verdicts."""
-    requests = judge_requests(questions, chunks, prompts, window=window, params=params)
-    results = client.generate_structured(requests, JudgeVerdict, max_repairs=max_repairs) if requests else []
+    requests = iter_judge_requests(questions, chunks, prompts, window=window, params=params)
+    results = (
+        client.generate_structured(requests, JudgeVerdict, max_repairs=max_repairs)
+        if questions.height
+        else []
+    )
     return collect_verdicts(
         questions, chunks, results, corpus, pass_threshold=pass_threshold, review_threshold=review_threshold
     )

@@ -29,11 +29,12 @@ do), so answers stay valid across modes and a refusal is never stored.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -79,6 +80,68 @@ class _Item:
     send: LLMRequest  # as sent (schema instruction added for providers that cannot enforce it)
     params: SamplingParams
     key: str
+
+
+#: requests keyed (and looked up in the cache) per step of a lazy feed, between sends
+_FEED_STEP = 32
+
+
+class _Feed:
+    """The requests of one ``arun``, consumed a step at a time: each gets its parameters and key,
+    repeats of a key share one item, cached answers are taken from the cache, the rest come back
+    as items to send. Remembers every position, so results come back in input order."""
+
+    def __init__(self, client: LLMClient, requests: Iterator[LLMRequest], reporter: ProgressReporter) -> None:
+        self.client = client
+        self.requests = requests
+        self.reporter = reporter
+        self.total = reporter.total or None
+        self.given: list[LLMRequest] = []
+        self.positions: list[str] = []
+        self.items: dict[str, _Item] = {}
+        self.answers: dict[str, Result] = {}
+        self.copies: Counter = Counter()
+        self.exhausted = False
+        self.sent_any = False
+
+    def take(self, n: int | None) -> list[_Item]:
+        """The next ``n`` requests (None: all that are left): the new items among them that need sending."""
+        client = self.client
+        kind, model = client.provider.kind, client.provider.model
+        fresh: list[_Item] = []
+        taken = 0
+        for req in self.requests if n is None else itertools.islice(self.requests, n):
+            taken += 1
+            params = req.params or client.defaults
+            key = cache_key(kind, model, req, params)
+            self.given.append(req)
+            self.positions.append(key)
+            self.copies[key] += 1
+            if key in self.items:
+                if key in self.answers:  # a repeat of a request already answered: counted as it comes
+                    self.reporter.add_cached(1)
+                continue
+            item = _Item(req, client._prepare(req), params, key)
+            self.items[key] = item
+            fresh.append(item)
+        if n is None or taken < n:
+            self.exhausted = True
+        self.reporter.total = max(self.reporter.total, len(self.positions))
+        if fresh and client.cache is not None:
+            for key, hit in client.cache.get_many([i.key for i in fresh]).items():
+                self.answers[key] = Result(
+                    request=self.items[key].request,
+                    key=key,
+                    provider=hit.provider,
+                    model=hit.model,
+                    text=hit.text,
+                    usage=Usage(hit.input_tokens, hit.output_tokens, (hit.token_source or "none")),  # type: ignore[arg-type]
+                    cached=True,
+                    finish_reason=hit.finish_reason,
+                )
+                self.reporter.add_cached(self.copies[key])
+            fresh = [i for i in fresh if i.key not in self.answers]
+        return fresh
 
 
 class LLMClient:
@@ -238,17 +301,22 @@ class LLMClient:
 
     def run(
         self,
-        requests: Sequence[LLMRequest],
+        requests: Iterable[LLMRequest],
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
+        total: int | None = None,
     ) -> list[Result]:
         """Answer ``requests`` (see the module docstring). Blocking; safe to call from code that
-        already runs an event loop (it then uses a thread of its own)."""
+        already runs an event loop (it then uses a thread of its own).
+
+        ``requests`` may be a lazy iterable (a generator building prompts): remote providers then
+        start sending the first requests while the rest are still being built and keyed. ``total``
+        gives the progress line its denominator when ``requests`` has no ``len``."""
 
         def run_in_new_loop() -> list[Result]:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                return runner.run(self.arun(requests, on_progress=on_progress, label=label))
+                return runner.run(self.arun(requests, on_progress=on_progress, label=label, total=total))
 
         try:
             asyncio.get_running_loop()
@@ -271,60 +339,48 @@ class LLMClient:
 
     async def arun(
         self,
-        requests: Sequence[LLMRequest],
+        requests: Iterable[LLMRequest],
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
+        total: int | None = None,
     ) -> list[Result]:
         started = time.monotonic()
-        requests = list(requests)
+        if total is None and isinstance(requests, Sized):
+            total = len(requests)
+        if label is None and isinstance(requests, Sequence):
+            label = f"{self.role}[{_tasks_label(requests)}]"
         stats = self._new_stats()
         reporter = ProgressReporter(
-            len(requests),
+            total or 0,
             self._progress_callback(on_progress),
-            label=label or f"{self.role}[{_tasks_label(requests)}]",
+            label=label or f"{self.role}",
             interval_s=self.progress_interval_s,
         )
-        items: dict[str, _Item] = {}
-        positions: list[str] = []
-        for req in requests:
-            params = req.params or self.defaults
-            key = cache_key(self.provider.kind, self.provider.model, req, params)
-            positions.append(key)
-            if key not in items:
-                items[key] = _Item(req, self._prepare(req), params, key)
-
-        answers: dict[str, Result] = {}
-        if self.cache is not None:
-            for key, hit in self.cache.get_many(items).items():
-                answers[key] = Result(
-                    request=items[key].request,
-                    key=key,
-                    provider=hit.provider,
-                    model=hit.model,
-                    text=hit.text,
-                    usage=Usage(hit.input_tokens, hit.output_tokens, (hit.token_source or "none")),  # type: ignore[arg-type]
-                    cached=True,
-                    finish_reason=hit.finish_reason,
-                )
-        reporter.add_cached(sum(1 for k in positions if k in answers))
-        todo = [item for key, item in items.items() if key not in answers]
-        if todo:
-            copies = Counter(positions)
-            if self.provider.mode == "remote":
+        feed = _Feed(self, iter(requests), reporter)
+        if self.provider.mode == "remote":
+            # key and look up the first requests, check the server, then send while the feed builds the rest
+            todo = feed.take(self.max_concurrency * getattr(self.provider, "n_servers", 1))
+            while not todo and not feed.exhausted:
+                todo = feed.take(_FEED_STEP)
+            if todo:
                 try:
                     await self._check_server()
                 except ServerUnavailable as exc:
-                    self._count_unsent(stats, positions, answers, exc.reason, started)
+                    feed.take(None)
+                    self._count_unsent(stats, feed.positions, feed.answers, exc.reason, started)
                     raise
-                await self._run_remote(todo, answers, reporter, copies)
-            else:
-                self._run_batch(todo, answers, reporter, copies)
+                await self._run_remote(todo, feed)
+        else:
+            todo = feed.take(None)
+            if todo:
+                self._run_batch(todo, feed.answers, reporter, feed.copies)
         reporter.maybe_report(force=True)
 
+        answers = feed.answers
         results: list[Result] = []
         seen: set[str] = set()
-        for req, key in zip(requests, positions, strict=True):
+        for req, key in zip(feed.given, feed.positions, strict=True):
             res = answers[key]
             duplicate = key in seen  # a repeat within the batch: sent once, paid once
             seen.add(key)
@@ -339,7 +395,7 @@ class LLMClient:
             else:
                 stats.record(res)
         stats.wall_s = time.monotonic() - started
-        if self.last_limiter is not None and self.provider.mode == "remote" and todo:
+        if self.last_limiter is not None and self.provider.mode == "remote" and feed.sent_any:
             stats.min_concurrency = self.last_limiter.stats.min_limit
             stats.max_in_flight = self.last_limiter.stats.max_in_flight
         self.last_stats = stats
@@ -440,27 +496,39 @@ class LLMClient:
                 answers[item.key] = res
                 self._report(reporter, res, copies)
 
-    async def _run_remote(
-        self, todo: list[_Item], answers: dict[str, Result], reporter: ProgressReporter, copies: Counter
-    ) -> None:
+    async def _run_remote(self, todo: list[_Item], feed: _Feed) -> None:
         # max_concurrency is per server: a pool of servers (OpenAIPool) limits each one itself
         capacity = self.max_concurrency * getattr(self.provider, "n_servers", 1)
         limiter = AdaptiveLimiter(capacity)
         self.last_limiter = limiter
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        reporter, answers, copies = feed.reporter, feed.answers, feed.copies
+        queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
+        feed.sent_any = True
+        # more workers than slots, so requests sleeping in backoff do not leave slots idle
+        n_workers = capacity * 2 if feed.total is None else max(1, min(feed.total, capacity * 2))
 
         async def worker() -> None:
             while True:
-                try:
-                    item = queue.get_nowait()
-                except asyncio.QueueEmpty:
+                item = await queue.get()
+                if item is None:
                     return
                 res = await self._one(item, limiter, writer)
                 answers[item.key] = res
                 reporter.concurrency = limiter.limit
                 self._report(reporter, res, copies)
+
+        async def producer() -> None:
+            """The rest of the feed, a step at a time, yielding to the workers between steps."""
+            try:
+                while not feed.exhausted:
+                    await asyncio.sleep(0)
+                    for item in feed.take(_FEED_STEP):
+                        queue.put_nowait(item)
+            finally:
+                for _ in range(n_workers):
+                    queue.put_nowait(None)
 
         async def ticker() -> None:
             while True:
@@ -472,9 +540,7 @@ class LLMClient:
         await self.provider.astart()
         tick = asyncio.create_task(ticker())
         try:
-            # more workers than slots, so requests sleeping in backoff do not leave slots idle
-            n_workers = min(len(todo), capacity * 2)
-            await asyncio.gather(*(worker() for _ in range(n_workers)))
+            await asyncio.gather(producer(), *(worker() for _ in range(n_workers)))
         finally:
             tick.cancel()
             await self.provider.aclose()
@@ -622,7 +688,7 @@ class LLMClient:
 
     def generate_structured(
         self,
-        requests: Sequence[LLMRequest],
+        requests: Iterable[LLMRequest],
         model: type[M],
         *,
         max_repairs: int | None = None,
@@ -637,23 +703,37 @@ class LLMClient:
         ``schema_mismatch`` (or the transport failure) and the raw text, and is counted in stats.
         An answer cut off at ``max_tokens`` (``finish_reason == "length"``) that does not parse is not
         repaired (the same limit would cut it again): ``error`` = ``truncated``, with the advice to
-        raise ``max_tokens``.
+        raise ``max_tokens``. ``requests`` may be a generator: sending starts while it still builds
+        (see :meth:`run`).
         """
         repairs_left = self.max_repairs if max_repairs is None else max_repairs
         schema = model.model_json_schema()
-        reqs = [r if r.json_schema is not None else replace(r, json_schema=schema) for r in requests]
+        total = len(requests) if isinstance(requests, Sized) else None
+        given: list[LLMRequest] = []  # the requests as consumed (``requests`` may be a generator)
+        reqs: list[LLMRequest] = []  # the same with the schema
+
+        def first_round() -> Iterator[LLMRequest]:
+            for r in requests:
+                given.append(r)
+                reqs.append(r if r.json_schema is not None else replace(r, json_schema=schema))
+                yield reqs[-1]
+
+        if label is None and isinstance(requests, Sequence):
+            label = f"{self.role}[{_tasks_label(requests)}]"
+        merged = self._new_stats()
+        results = self.run(first_round(), on_progress=on_progress, label=label, total=total)
+        requests = given
         out: list[StructuredResult | None] = [None] * len(reqs)
         history: list[list[Result]] = [[] for _ in reqs]
         current: list[tuple[int, LLMRequest]] = list(enumerate(reqs))
-        merged = self._new_stats()
         round_no = 0
         while current:
-            results = self.run(
-                [r for _, r in current],
-                on_progress=on_progress,
-                label=label
-                or f"{self.role}[{_tasks_label(reqs)}]" + (f" repair {round_no}" if round_no else ""),
-            )
+            if round_no:
+                results = self.run(
+                    [r for _, r in current],
+                    on_progress=on_progress,
+                    label=(label or f"{self.role}[{_tasks_label(reqs)}]") + f" repair {round_no}",
+                )
             merged.merge(self.last_stats)
             retry: list[tuple[int, LLMRequest]] = []
             for (i, req), res in zip(current, results, strict=True):

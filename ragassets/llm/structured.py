@@ -80,10 +80,14 @@ def extract_json(text: str) -> Any:
     Raises :class:`StructuredParseError` (reason ``parse_error``) when there is none."""
     if text is None or not text.strip():
         raise StructuredParseError("parse_error", "the answer was empty")
-    candidates: list[str] = [text.strip()]
+    stripped = text.strip()
+    try:  # the common case, a server that enforced the schema: one json.loads, no scanning
+        return json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        last_error = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    candidates: list[str] = [stripped]
     candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
     candidates += _balanced_spans(text)
-    last_error = "no JSON object found in the answer"
     for cand in candidates:
         for variant in _repairs(cand):
             try:

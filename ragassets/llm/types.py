@@ -100,20 +100,53 @@ def _replace(req: LLMRequest, **changes: Any) -> LLMRequest:
     return replace(req, **changes)
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+#: id(schema) -> (schema, its canonical JSON). A batch sends one schema object with every request;
+#: serialising it once instead of per request halves the cost of a key. The schema is kept in the
+#: entry, so its id cannot be reused while the entry lives; request schemas are never mutated.
+_SCHEMA_JSON: dict[int, tuple[Any, str]] = {}
+
+
+def _schema_json(schema: Any) -> str:
+    hit = _SCHEMA_JSON.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_SCHEMA_JSON) >= 64:
+        _SCHEMA_JSON.clear()
+    blob = _canonical(schema)
+    _SCHEMA_JSON[id(schema)] = (schema, blob)
+    return blob
+
+
 def cache_key(provider: str, model: str | None, request: LLMRequest, params: SamplingParams) -> str:
     """Hash of everything that determines an answer: provider kind, model, messages, sampling
     parameters, JSON schema, template version. Secrets and endpoints are deliberately absent: the
-    same model behind another URL gives the same answer, and a key must never reach the cache."""
-    payload = {
-        "v": CACHE_KEY_VERSION,
-        "provider": provider,
-        "model": model or "",
-        "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],
-        "params": params.as_dict(),
-        "schema": request.json_schema,
-        "template_version": request.template_version,
-    }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    same model behind another URL gives the same answer, and a key must never reach the cache.
+
+    The hashed text is the canonical JSON (sorted keys, compact) of ``{"v", "provider", "model",
+    "messages", "params", "schema", "template_version"}``, written part by part so that the schema
+    is serialised once per batch; a test holds it equal to ``json.dumps`` of the whole object."""
+    messages = [{"content": m["content"], "role": m["role"]} for m in request.messages]
+    blob = (
+        '{"messages":'
+        + _canonical(messages)
+        + ',"model":'
+        + _canonical(model or "")
+        + ',"params":'
+        + _canonical(params.as_dict())
+        + ',"provider":'
+        + _canonical(provider)
+        + ',"schema":'
+        + _schema_json(request.json_schema)
+        + ',"template_version":'
+        + _canonical(request.template_version)
+        + ',"v":'
+        + _canonical(CACHE_KEY_VERSION)
+        + "}"
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

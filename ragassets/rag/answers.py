@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,9 +53,18 @@ def context_chunks(chunks: pl.DataFrame) -> dict[str, ContextChunk]:
     }
 
 
-def answer_requests(prepared: pl.DataFrame, blocks: dict[str, ContextChunk], prompts: Any, params: Any = None) -> list[Any]:
+def answer_requests(
+    prepared: pl.DataFrame, blocks: dict[str, ContextChunk], prompts: Any, params: Any = None
+) -> list[Any]:
     """One ``rag_answer`` request per prepared item, in table order."""
-    return [
+    return list(iter_answer_requests(prepared, blocks, prompts, params))
+
+
+def iter_answer_requests(
+    prepared: pl.DataFrame, blocks: dict[str, ContextChunk], prompts: Any, params: Any = None
+) -> Iterator[Any]:
+    """:func:`answer_requests` rendered one at a time (the LLM client sends the first while the rest render)."""
+    return (
         task_request(
             "rag_answer",
             prompts,
@@ -68,7 +77,7 @@ def answer_requests(prepared: pl.DataFrame, blocks: dict[str, ContextChunk], pro
         for item_id, cid, failed, ctx in prepared.select(
             "item_id", "chunk_id", "rag_failed", "context_chunk_ids"
         ).iter_rows()
-    ]
+    )
 
 
 @dataclass
@@ -79,7 +88,9 @@ class AnswerBatch:
     model: str = ""
 
 
-def collect_answers(prepared: pl.DataFrame, blocks: dict[str, ContextChunk], results: Sequence[Any]) -> AnswerBatch:
+def collect_answers(
+    prepared: pl.DataFrame, blocks: dict[str, ContextChunk], results: Sequence[Any]
+) -> AnswerBatch:
     """The items whose answer parsed; what failed is counted by reason (never silently dropped)."""
     batch = AnswerBatch()
     rows = prepared.select("item_id", "chunk_id", "rag_failed", "context_chunk_ids").iter_rows()
@@ -113,18 +124,29 @@ def rag_conversation_rows(
         it = line.item
         ctx_ids = [c.chunk_id for c in it.context]
         values = (
-            corpus, it.item_id, line.group_id, line.position, it.chunk_id, it.rag_failed, it.question, it.answer,
-            ctx_ids, list(dict.fromkeys([it.chunk_id, *ctx_ids])),
+            corpus,
+            it.item_id,
+            line.group_id,
+            line.position,
+            it.chunk_id,
+            it.rag_failed,
+            it.question,
+            it.answer,
+            ctx_ids,
+            list(dict.fromkeys([it.chunk_id, *ctx_ids])),
             json.dumps(line.messages(), ensure_ascii=False),
             json.dumps({"segments": line.segments}, ensure_ascii=False),
-            batch.provider, batch.model,
+            batch.provider,
+            batch.model,
         )
         for name, value in zip(cols, values, strict=True):
             cols[name].append(value)
     return pl.DataFrame(cols, schema=RAG_CONVERSATIONS_SCHEMA)
 
 
-def scaffolding_report(table: pl.DataFrame, chunk_text: dict[str, str], limit: int = 10) -> tuple[int, list[dict]]:
+def scaffolding_report(
+    table: pl.DataFrame, chunk_text: dict[str, str], limit: int = 10
+) -> tuple[int, list[dict]]:
     """(answers carrying prompt scaffolding, examples with the words found)."""
     bad, examples = 0, []
     for item_id, cid, answer in table.unique("item_id").select("item_id", "chunk_id", "answer").iter_rows():
@@ -159,7 +181,10 @@ def generate_rag_conversations(
     """One ``rag_answer`` request per prepared item through ``client``, then the grouped lines
     (``settings``: the ``rag`` block)."""
     blocks = context_chunks(chunks)
-    named = {*prepared["chunk_id"].to_list(), *(c for ids in prepared["context_chunk_ids"].to_list() for c in ids)}
+    named = {
+        *prepared["chunk_id"].to_list(),
+        *(c for ids in prepared["context_chunk_ids"].to_list() for c in ids),
+    }
     missing = sorted(named - set(blocks))
     if missing:
         raise ValueError(
@@ -167,7 +192,7 @@ def generate_rag_conversations(
             "chunks; rematerialize rag_prepared"
         )
     results = client.generate_structured(
-        answer_requests(prepared, blocks, prompts, params), RagAnswer, max_repairs=settings.max_repairs
+        iter_answer_requests(prepared, blocks, prompts, params), RagAnswer, max_repairs=settings.max_repairs
     )
     batch = collect_answers(prepared, blocks, results)
     table = rag_conversation_rows(

@@ -74,6 +74,41 @@ def test_cache_key_covers_what_determines_an_answer() -> None:
     assert len({base, *variants}) == len(variants) + 1
 
 
+def test_cache_key_is_the_hash_of_the_canonical_json() -> None:
+    """Keys written part by part equal the hash of json.dumps of the whole object (so caches filled
+    before keep answering), with a schema shared by a batch or a fresh copy of it."""
+    import hashlib
+    import json
+
+    from ragassets.llm.types import CACHE_KEY_VERSION
+
+    schema = {
+        "type": "object",
+        "properties": {"b": {"type": "string"}, "a": {"type": "integer"}},
+        "required": ["b"],
+    }
+    p = SamplingParams(temperature=0.3, seed=7, stop=("\n\n",))
+    for req in [
+        LLMRequest.chat(
+            'Qu\u00e9 "quoted" \u2014 text', system="sys", template_version="t3", json_schema=schema
+        ),
+        LLMRequest.chat("same schema, another question", json_schema=schema),
+        LLMRequest.chat("a copy of the schema", json_schema=json.loads(json.dumps(schema))),
+        LLMRequest.chat("no schema"),
+    ]:
+        whole = {
+            "v": CACHE_KEY_VERSION,
+            "provider": "openai",
+            "model": "m",
+            "messages": [{"role": m["role"], "content": m["content"]} for m in req.messages],
+            "params": p.as_dict(),
+            "schema": req.json_schema,
+            "template_version": req.template_version,
+        }
+        blob = json.dumps(whole, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        assert cache_key("openai", "m", req, p) == hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 WRITER = """
 import sys
 from ragassets.llm import ResponseCache
@@ -136,7 +171,14 @@ def test_usage_rows_accumulate(tmp_path: Path) -> None:
 
 
 def _row(key: str, text: str) -> dict:
-    return {"key": key, "provider": "openai", "model": "m", "text": text, "input_tokens": 2, "output_tokens": 1}
+    return {
+        "key": key,
+        "provider": "openai",
+        "model": "m",
+        "text": text,
+        "input_tokens": 2,
+        "output_tokens": 1,
+    }
 
 
 def test_put_many_is_one_transaction_and_first_answer_wins(tmp_path: Path) -> None:
@@ -145,7 +187,9 @@ def test_put_many_is_one_transaction_and_first_answer_wins(tmp_path: Path) -> No
     assert cache.put_many([_row(f"k{i}", f"t{i}") for i in range(5)]) == 5
     assert cache.put_many([]) == 0
     assert cache.count() == 5
-    assert cache.get("k0").text == "kept" and cache.get("k4").text == "t4" and cache.get("k4").input_tokens == 2
+    assert (
+        cache.get("k0").text == "kept" and cache.get("k4").text == "t4" and cache.get("k4").input_tokens == 2
+    )
 
 
 def test_put_many_rolls_back_a_failed_batch(tmp_path: Path) -> None:
