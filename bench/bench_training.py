@@ -122,11 +122,49 @@ def part_overhead(base: Path) -> str:
     )
 
 
-def part_apollo() -> str:
+def server_like(body: dict) -> str:
+    """The LLM test server as a cooperative model for every prompt of the graph: questions whose answers
+    are sentences of the passage, paraphrases, conversations, chunk screening and RAG answers (the
+    test responders), and a judge that passes an answer found word for word in its passage."""
+    import re
+
+    from ragassets_tests.generation.responders import model_like
+    from ragassets_tests.rag.responders import rag_like
+
+    system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    if "You grade question/answer pairs" in system:
+        context = re.search(r'Source passage:\n"""\n(.*?)\n"""', user, re.DOTALL)
+        answer = re.search(r"^Answer: (.*)$", user, re.MULTILINE)
+        norm = lambda t: " ".join(t.lower().split())
+        grounded = bool(context and answer and norm(answer.group(1)) in norm(context.group(1)))
+        acc, overall = (3, 9) if grounded else (1, 5)
+        return json.dumps({"accuracy_reason": "in the passage" if grounded else "not found in the passage",
+                           "accuracy": acc, "relevance_reason": "about the passage", "relevance": 2,
+                           "clarity_reason": "clear", "clarity": 2, "usefulness_reason": "a fact",
+                           "usefulness": 2, "overall": overall})
+    if ("Is this passage suitable?" in user or "Write a conversation of exactly" in user
+            or "Source passage (what the question is about)" in user):
+        return rag_like(body)
+    return model_like(body)
+
+
+def _serve(conn) -> None:
+    from ragassets_tests.llm_server import LLMTestServer
+
+    with LLMTestServer(responder=server_like, models=["bench-server-model"]) as srv:
+        conn.send(srv.port)
+        conn.recv()
+
+
+def part_apollo(source: str = "offline") -> str:
+    """``source``: ``offline`` (the stand-in) or ``server`` (the LLM test server as a cooperative model)."""
+    import multiprocessing as mp
+
     corpora = shared_corpora()
     if not corpora or not (corpora / "apollo13").is_dir():
         return "Apollo 13: skipped, ../shared/corpora/apollo13 is absent."
-    root = WORK / "apollo" / "data"
+    root = WORK / ("apollo" if source == "offline" else f"apollo-{source}") / "data"
     if not (root / "corpora" / "apollo13").is_dir():
         (root / "corpora").mkdir(parents=True, exist_ok=True)
         shutil.copytree(corpora / "apollo13", root / "corpora" / "apollo13")
@@ -137,6 +175,29 @@ def part_apollo() -> str:
            # question/answer lines only: RAG contexts link chunks, and the chunk-disjoint split of a corpus whose
            # examples are all linked has nothing left for eval
            "RAGASSETS_DATASETS_INCLUDE": "[qa]"}
+    server = None
+    if source == "server":
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        server = ctx.Process(target=_serve, args=(child,), daemon=True)
+        server.start()
+        if not parent.poll(60):
+            raise RuntimeError("the test server did not start within 60 s")
+        base_url = f"http://127.0.0.1:{parent.recv()}/v1"
+        for role in ("LLM", "SMALL_LLM"):
+            env |= {f"RAGASSETS_{role}_PROVIDER": "openai", f"RAGASSETS_{role}_BASE_URL": base_url,
+                    f"RAGASSETS_{role}_MODEL": "bench-server-model", f"RAGASSETS_{role}_MAX_CONCURRENCY": "16"}
+    try:
+        return _apollo_run(root, env, source)
+    finally:
+        if server is not None:
+            parent.send("stop")
+            server.join(10)
+            if server.is_alive():
+                server.terminate()
+
+
+def _apollo_run(root: Path, env: dict, source: str) -> str:
     cli = str(Path(sys.executable).with_name("ragassets"))
     t0 = time.perf_counter()
     have = [root / "warehouse" / "scored_qa" / "corpus=apollo13" / "data.parquet",
@@ -151,6 +212,9 @@ def part_apollo() -> str:
     note = ""
     sft = root / "exports" / "apollo13" / "sft"
     if not (sft / "README.md").is_file():  # no dataset card: training_datasets did not write this folder
+        if not (root / "warehouse" / "scored_qa" / "corpus=apollo13" / "data.parquet").is_file():
+            tail = (upstream.stdout + upstream.stderr)[-1500:]
+            return f"Apollo 13 ({source}): the graph did not get to scored_qa:\n\n```\n{tail}\n```"
         n_train, n_eval = _qa_lines_from_scored_qa(root)
         note = (f" training_datasets did not run (upstream: {_first_failure(upstream.stdout + upstream.stderr)}), so the "
                 f"bench wrote the SFT files itself from scored_qa's PASS pairs, one chunk in ten held out "
@@ -162,14 +226,16 @@ def part_apollo() -> str:
     summary = root / "exports" / "apollo13" / "model_eval.md"
     if mine.returncode != 0 or not summary.is_file():
         tail = (upstream.stdout + upstream.stderr + mine.stdout + mine.stderr)[-1500:]
-        return f"Apollo 13: the graph did not get to model_eval:\n\n```\n{tail}\n```"
+        return f"Apollo 13 ({source}): the graph did not get to model_eval:\n\n```\n{tail}\n```"
     report = json.loads((root / "artifacts" / "lora_adapter" / "apollo13" / "adapter" / "training_report.json").read_text())
     phase = report["phases"][0]
     train_lines = len((root / "exports" / "apollo13" / "sft" / "messages.train.jsonl").read_text().splitlines())
     table = summary.read_text().split("\n", 2)[2].strip()
+    what = ("the offline stand-in's question/answer pairs" if source == "offline" else
+            "question/answer pairs from the LLM test server playing a cooperative model (answers are sentences of "
+            "the chunk; its judge passes an answer found in the passage)")
     return (
-        f"Apollo 13 Mission Report, the offline stand-in's question/answer pairs (`datasets.include: [qa]`, "
-        f"{train_lines} SFT training lines), {N_STEPS} SFT steps "
+        f"**Data: {what}** (`datasets.include: [qa]`, {train_lines} SFT training lines), {N_STEPS} SFT steps "
         f"(batch 4; {phase['train_seconds']:.0f} s, {phase['tokens_per_s']:.0f} tokens/s, loss "
         f"{phase['loss'][0][1]:.2f} -> {phase['final_loss']:.2f}), then at most {MAX_QUESTIONS} eval questions "
         f"asked greedily (64 new tokens, retrieval top 3):\n\n{table}\n\n"
@@ -216,8 +282,11 @@ def main() -> None:
         write_section("training", "## LoRA training (`bench/bench_training.py`)\n\n" + text +
                       f"\n\nPeak RSS {peak_rss_mb():.0f} MiB. GPU: none was lent to this task.")
     if "2" in parts:
-        text = part_apollo()
-        write_section("training_apollo", "## Base vs tuned on Apollo 13 (`bench/bench_training.py`, part 2)\n\n" + text)
+        sources = os.environ.get("BENCH_TRAINING_SOURCES", "offline,server").split(",")
+        texts = [part_apollo(source) for source in sources]
+        write_section("training_apollo", "## Base vs tuned on Apollo 13 (`bench/bench_training.py`, part 2)\n\n"
+                      "Apollo 13 Mission Report through the whole graph, once per data source.\n\n"
+                      + "\n\n".join(texts))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ ids of the rows concerned, never the text found. Pseudonyms the redaction wrote
 (``pii_findings.replacement``) are not residue.
 
 On a derived asset (anything but ``redacted_documents``) each row is judged in the redacted document
-it comes from: found by the row's ``doc_id``, or its ``chunk_id`` through ``chunks``. PERSON
+it comes from: found by the row's ``doc_id``, or its ``chunk_id`` through ``chunks`` (a conversation,
+written from several chunks: the documents of all its ``source_chunk_ids``). PERSON
 evidence that only the whole document holds (the words it writes in lowercase, the names it gives
 an article or a ship/place prefix) then counts as it did when the document was redacted, so a chunk
 is not failed for "Iwo Jima" once "USS" fell into the previous chunk; see
@@ -54,22 +55,32 @@ def row_sources(
     )
     if "doc_id" in table.columns:
         doc_ids = table["doc_id"].cast(pl.String).to_list()
-        how = "doc_id"
-    elif "chunk_id" in table.columns:
-        if chunks is None:
-            return None, f"none: {CHUNKS_ASSET} is not materialized, rows judged alone"
-        chunk_doc = dict(
-            zip(
-                chunks["chunk_id"].cast(pl.String).to_list(),
-                chunks["doc_id"].cast(pl.String).to_list(),
-                strict=True,
-            )
+        return [doc_text.get(d) if d is not None else None for d in doc_ids], "doc_id"
+    column = "chunk_id" if "chunk_id" in table.columns else "source_chunk_ids"
+    if column not in table.columns:
+        return None, "none: no doc_id, chunk_id or source_chunk_ids column, rows judged alone"
+    if chunks is None:
+        return None, f"none: {CHUNKS_ASSET} is not materialized, rows judged alone"
+    chunk_doc = dict(
+        zip(
+            chunks["chunk_id"].cast(pl.String).to_list(),
+            chunks["doc_id"].cast(pl.String).to_list(),
+            strict=True,
         )
+    )
+    if column == "chunk_id":
         doc_ids = [chunk_doc.get(c) for c in table["chunk_id"].cast(pl.String).to_list()]
-        how = "chunk_id -> chunks.doc_id"
-    else:
-        return None, "none: no doc_id or chunk_id column, rows judged alone"
-    return [doc_text.get(d) if d is not None else None for d in doc_ids], how
+        return [doc_text.get(d) if d is not None else None for d in doc_ids], "chunk_id -> chunks.doc_id"
+    # a row written from several chunks (a conversation): judged in the documents of all of them; a row
+    # with a chunk no longer in chunks is judged alone
+    sources: list[str | None] = []
+    for ids in table["source_chunk_ids"].to_list():
+        docs = [chunk_doc.get(c) for c in ids or []]
+        texts = [doc_text.get(d) for d in dict.fromkeys(docs) if d is not None]
+        sources.append(
+            "\n\n".join(texts) if docs and None not in docs and len(texts) == len(set(docs)) else None
+        )
+    return sources, "source_chunk_ids -> chunks.doc_id (every document a row was written from)"
 
 
 def _read_or_none(storage: StorageResource, asset: str, corpus: str) -> pl.DataFrame | None:
@@ -169,5 +180,3 @@ def no_residual_pii_check(
         )
 
     return _check
-
-

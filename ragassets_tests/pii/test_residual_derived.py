@@ -117,6 +117,15 @@ def test_row_sources_follow_doc_id_or_chunk_id() -> None:
     assert row_sources("questions", questions, documents, None)[0] is None  # chunks missing: judged alone
     assert row_sources("chunks", chunks, None)[0] is None
     assert row_sources("redacted_documents", documents, documents)[0] is None  # the documents themselves
+    conversations = pl.DataFrame(
+        {
+            "conversation_id": ["v1", "v2", "v3", "v4"],
+            "source_chunk_ids": [["c1"], ["c1", "c2", "c1"], ["c1", "c9"], []],
+        }
+    )
+    sources, how = row_sources("conversations", conversations, documents, chunks)
+    assert sources == ["two", "two\n\none", None, None] and how.startswith("source_chunk_ids")
+    assert row_sources("conversations", conversations, documents, None)[0] is None
 
 
 @pytest.fixture(scope="module")
