@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +10,7 @@ from ragassets import paths
 
 corpus_partitions = dg.DynamicPartitionsDefinition(name="corpus")
 
-CORPUS_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CORPUS_NAME = paths.PARTITION_NAME
 
 
 class CorpusNameError(ValueError):

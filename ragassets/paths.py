@@ -14,9 +14,14 @@ elsewhere), or ``RAGASSETS_DATA_DIR`` when set. Layout under it::
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DATA_DIR_ENV = "RAGASSETS_DATA_DIR"
+
+#: The name of a corpus or a problem set (a partition key and a folder name): lowercase letters, digits,
+#: '-' and '_', starting with a letter or digit, at most 64 characters.
+PARTITION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:

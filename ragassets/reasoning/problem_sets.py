@@ -9,7 +9,6 @@ any other block is an error that names it and the file. No Dagster import.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from ragassets.settings import (
 
 PROBLEM_SET_FILE = "problem_set.yaml"
 PROBLEM_SET_BLOCKS = ("llm", "reasoning")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def problem_sets_dir(root: Path | None = None) -> Path:
@@ -43,7 +41,7 @@ def export_dir(name: str, root: Path | None = None) -> Path:
 
 def is_valid_problem_set_name(name: str) -> bool:
     """The corpus rule: lowercase letters, digits, '-' and '_', at most 64 characters."""
-    return bool(_NAME.match(name))
+    return bool(paths.PARTITION_NAME.match(name))
 
 
 def validate_problem_set_name(name: str) -> str:
