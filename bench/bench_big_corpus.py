@@ -19,6 +19,7 @@ look). Each size runs in a fresh data root under a temporary folder, so every ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -131,13 +132,14 @@ def step_seconds(root: Path) -> tuple[dict[str, float], dict[str, int], dict[str
     return {s: round(stats.get(s, float("nan")), 1) for s in STAGES}, rows, windows
 
 
-def run_size(megabytes: int, base: Path, workdir: Path, select: str = "*chunk_index") -> dict:
+def run_size(megabytes: int, base: Path, workdir: Path, select: str = "*chunk_index",
+             extra_env: dict[str, str] | None = None) -> dict:
     root = workdir / f"mb{megabytes}"
     (root / "dagster_home").mkdir(parents=True)
     shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
     n_docs, n_bytes = build_corpus(root / "corpora" / "big", megabytes, base)
     env = {**os.environ, "RAGASSETS_DATA_DIR": str(root), "DAGSTER_HOME": str(root / "dagster_home"),
-           "RAGASSETS_LOG_LEVEL": "WARNING"}
+           "RAGASSETS_LOG_LEVEL": "WARNING", **(extra_env or {})}
     cmd = [str(Path(sys.executable).parent / "ragassets"), "materialize", "--corpus", "big",
            "--select", select, "--executor", "multiprocess"]
     start = time.perf_counter()
@@ -166,6 +168,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data roots (printed) for inspection")
     parser.add_argument("--select", default="*chunk_index",
                         help="the assets to run (default *chunk_index); e.g. *chunks leaves out the embedding")
+    parser.add_argument("--embedder", choices=("minilm", "server"), default="minilm",
+                        help="minilm: the default, on these CPUs; server: an OpenAI-compatible embedding server (the "
+                        "test server, hash vectors) as a deployment with a TEI/vLLM box would use")
     args = parser.parse_args()
     base = shared_corpora()
     if base is None:
@@ -175,12 +180,21 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="ragassets-big-"))
     load_before = os.getloadavg()
     try:
-        results = []
-        for mb in sizes:
-            print(f"== {mb} MB", flush=True)
-            r = run_size(mb, base, workdir, args.select)
-            print(r, flush=True)
-            results.append(r)
+        with contextlib.ExitStack() as stack:
+            extra_env: dict[str, str] = {}
+            if args.embedder == "server":
+                from ragassets_tests.llm_server import LLMTestServer
+
+                srv = stack.enter_context(LLMTestServer.subprocess(embedding_dim=384))
+                # MiniLM's window, so the chunks are cut as with the default embedder
+                extra_env = {"RAGASSETS_EMBEDDER_PROVIDER": "openai", "RAGASSETS_EMBEDDER_BASE_URL": srv.base_url,
+                             "RAGASSETS_EMBEDDER_MODEL": "test-embedder", "RAGASSETS_EMBEDDER_MAX_INPUT_TOKENS": "256"}
+            results = []
+            for mb in sizes:
+                print(f"== {mb} MB", flush=True)
+                r = run_size(mb, base, workdir, args.select, extra_env)
+                print(r, flush=True)
+                results.append(r)
     finally:
         if args.keep:
             print(f"data roots kept in {workdir}")
@@ -192,13 +206,18 @@ def main() -> None:
     ratio = (big["wall"] / big["mb"]) / (small["wall"] / small["mb"])
     lines = [
         "## A big corpus in bounded memory (`bench_big_corpus`"
-        + ("" if args.select == "*chunk_index" else f" --select '{args.select}'") + ")",
+        + ("" if args.select == "*chunk_index" else f" --select '{args.select}'")
+        + ("" if args.embedder == "minilm" else f" --embedder {args.embedder}") + ")",
         "",
         (f"Generated Markdown corpora ({DOCS_PER_MB} documents per MB from the Apollo 13 report, numbers varied, "
         "a contact line of PII in each), documents -> redacted_documents -> chunks -> chunk_index through "
         "`ragassets materialize --executor multiprocess` (a process per step). Memory of the whole process "
         "tree sampled every 0.5 s with psutil: PSS sums count the forkserver's shared pages once; RSS sums "
-        "count them in every process."),
+        "count them in every process."
+        + (" Embeddings from an OpenAI-compatible server in its own process (the LLM test server's hash vectors, "
+           "384 dimensions, batches of 64), the way a deployment with an embedding box (TEI, vLLM) runs; MiniLM "
+           "on these two CPUs embeds about 30 chunks/s, linear by construction (fixed batches), which would add "
+           "about an hour at 50 MB." if args.embedder == "server" else "")),
         "",
         "| corpus | documents | chunks | wall s | s/MB | " + " | ".join(f"{st} s" for st in stages)
         + " | peak tree PSS | peak tree RSS (sum) | peak PSS while each stage ran |",
@@ -226,6 +245,8 @@ def main() -> None:
         f"{' / '.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} cores"),
     ]
     name = "big_corpus" if args.select == "*chunk_index" else "big_corpus_" + re.sub(r"\W+", "_", args.select).strip("_")
+    if args.embedder != "minilm":
+        name += f"_{args.embedder}_embedder"
     write_section(name, "\n".join(lines))
 
 

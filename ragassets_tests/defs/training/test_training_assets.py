@@ -33,10 +33,14 @@ def root(tmp_path_factory):
         mp.setenv("RAGASSETS_TRAINING_BASE_MODEL", str(tiny))
         mp.setenv("PATH", "/usr/bin:/bin")  # no ollama here: the command goes to metadata
         shutil.copytree(SAMPLE, data / "corpora" / "sample")
-        (data / "corpora" / "sample" / "corpus.yaml").write_text(yaml.safe_dump({
-            "training": {"max_steps": 2, "batch_size": 2, "save_steps": 1},
-            "model_eval": {"max_new_tokens": 6, "top_k": 2},
-        }))
+        (data / "corpora" / "sample" / "corpus.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "training": {"max_steps": 2, "batch_size": 2, "save_steps": 1},
+                    "model_eval": {"max_new_tokens": 6, "top_k": 2},
+                }
+            )
+        )
         materialize("sample", "+key:chunk_index")
         _write_sft_exports(data)
         yield data
@@ -50,9 +54,17 @@ def _write_sft_exports(root: Path) -> None:
     lines = []
     for i, (cid, text) in enumerate(chunks.select("chunk_id", "text").iter_rows()):
         words = text.split()
-        lines.append({"messages": [{"role": "user", "content": f"Which words open passage {i}?"},
-                                   {"role": "assistant", "content": " ".join(words[:4])}],
-                      "source_chunk_ids": [cid], "source": "qa", "example_id": f"ex{i}"})
+        lines.append(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Which words open passage {i}?"},
+                    {"role": "assistant", "content": " ".join(words[:4])},
+                ],
+                "source_chunk_ids": [cid],
+                "source": "qa",
+                "example_id": f"ex{i}",
+            }
+        )
     (sft / "messages.train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines[:6]))
     (sft / "messages.eval.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines[6:]))
 
@@ -71,7 +83,9 @@ def test_training_stages_end_to_end(root: Path) -> None:
     assert adapter["steps"] == 2 and adapter["tokens"] > 0 and adapter["sft/tokens_per_s"] > 0
     assert adapter["trainable_parameters"] > 0 and len(adapter["adapter_sha256"]) == 64
     assert "data:image/png;base64," in adapter["sft/loss_curve"]
-    assert (root / "artifacts" / "lora_adapter" / "sample" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (
+        root / "artifacts" / "lora_adapter" / "sample" / "adapter" / "adapter_model.safetensors"
+    ).is_file()
     # the progress line is in the run's log
     logs = [r.user_message for r in dg.DagsterInstance.get().all_logs(result.run_id)]
     assert any("sft: step 2/2 (100 %), loss" in m and "ETA" in m for m in logs)
@@ -117,3 +131,52 @@ def test_an_empty_eval_split_gives_an_empty_table_and_a_warning(root: Path) -> N
     check = check_results(result)["tuned_not_worse"]
     assert not check.passed and "eval split is empty" in check.description
     assert "has no questions" in (root / "exports" / "sample" / "model_eval.md").read_text()
+
+
+def test_sft_then_grpo_through_dagster_with_the_corpus_rewards(root: Path) -> None:
+    """method sft+grpo from the launchpad's typed config: GRPO reads grpo.jsonl (qa and retrieval rows, as
+    grpo_dataset writes them) with the reward functions, the retrieval one over the corpus's real chunk_index."""
+    chunks = read_table("chunks", "sample", root).head(2)
+    rows = []
+    for i, (cid, text) in enumerate(chunks.select("chunk_id", "text").iter_rows()):
+        rows.append(
+            {
+                "task": "qa",
+                "prompt": [{"role": "user", "content": f"Which words open passage {i}?"}],
+                "answer": " ".join(text.split()[:2]),
+                "chunk_id": cid,
+                "paraphrase": None,
+                "example_id": f"qa{i}",
+            }
+        )
+        rows.append(
+            {
+                "task": "retrieval",
+                "prompt": [{"role": "user", "content": "Write a search query for: " + text[:80]}],
+                "answer": None,
+                "chunk_id": cid,
+                "paraphrase": text[:80],
+                "example_id": f"re{i}",
+            }
+        )
+    grpo = root / "exports" / "sample" / "grpo.jsonl"
+    grpo.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {
+        "training": {
+            "method": "sft+grpo",
+            "max_steps": 1,
+            "grpo_max_steps": 1,
+            "grpo_num_generations": 2,
+            "grpo_batch_size": 2,
+            "grpo_max_completion_length": 6,
+        }
+    }
+    try:
+        result = materialize("sample", "lora_adapter", run_config={"lora_adapter": config})
+    finally:
+        grpo.unlink()
+    adapter = _metadata(result, "lora_adapter")
+    assert adapter["method"] == "sft+grpo"
+    phases = [p["phase"] for p in adapter["report"]["phases"]]
+    assert phases == ["sft", "grpo"], phases
+    assert adapter["grpo/train_seconds"] > 0
