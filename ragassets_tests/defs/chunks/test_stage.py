@@ -111,7 +111,7 @@ def warm_embedding_cache(data_root):
     """
     from ragassets.embed.cache import CACHE_FILE
 
-    keep = Path(__file__).resolve().parents[1] / ".artifacts" / CACHE_FILE
+    keep = Path(__file__).resolve().parents[2] / ".artifacts" / CACHE_FILE
     if keep.exists():
         shutil.copyfile(keep, data_root / CACHE_FILE)
     yield data_root
