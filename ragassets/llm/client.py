@@ -82,8 +82,8 @@ class _Item:
     key: str
 
 
-#: requests keyed (and looked up in the cache) per step of a lazy feed, between sends
-_FEED_STEP = 32
+#: requests built, keyed and looked up in the cache per step of a lazy feed; the loop sends between steps
+_FEED_STEP = 16
 
 
 class _Feed:

@@ -163,8 +163,8 @@ def test_concurrent_answers_share_commits_and_all_land(server_factory, tmp_path,
 
 
 def test_a_generator_of_requests_is_sent_while_it_is_still_building(server_factory, tmp_path) -> None:
-    """Sending starts after the first step of a lazy feed: the server has answered requests before
-    the generator made its last one. Order, repeats and cache hits come out as for a list."""
+    """Sending starts after the first step of a lazy feed: requests go to the provider before the
+    generator has made its last one. Order, repeats and cache hits come out as for a list."""
     from ragassets.llm import ResponseCache
 
     srv = server_factory(latency_s=0.01)
@@ -172,19 +172,28 @@ def test_a_generator_of_requests_is_sent_while_it_is_still_building(server_facto
     openai_client(srv.base_url, cache=cache).run([LLMRequest.chat("q7"), LLMRequest.chat("q150")])  # cached
     srv.reset()
     client = openai_client(srv.base_url, cache=cache, max_concurrency=8)
-    received_while_building: list[int] = []
+    events: list[str] = []
+    send = client.provider.acomplete
+
+    async def recorded(request, params):
+        events.append("sent")
+        return await send(request, params)
+
+    client.provider.acomplete = recorded
 
     def build():
         for i in range(200):
             if i >= 100:
-                received_while_building.append(srv.stats()["chat_requests"])
                 time.sleep(0.001)  # building a prompt takes a while
+            events.append("built")
             yield LLMRequest.chat(f"q{i % 180}")  # 20 repeats of earlier requests at the end
 
     results = client.run(build(), total=200)
     assert [r.request.messages[-1]["content"] for r in results] == [f"q{i % 180}" for i in range(200)]
     assert all(r.ok for r in results)
-    assert max(received_while_building) > 0, "nothing was sent before the generator finished"
+    last_built = len(events) - 1 - events[::-1].index("built")
+    assert events.index("sent") < last_built, "nothing was sent before the generator finished"
+    assert events[:last_built].count("sent") >= 8  # the first round went out while the rest were built
     assert srv.stats()["chat_requests"] == 178  # 180 distinct, 2 from the cache, repeats sent once
     stats = client.last_stats
     assert (stats.requests, stats.sent, stats.cache_hits) == (200, 178, 22)
