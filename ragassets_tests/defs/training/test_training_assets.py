@@ -168,7 +168,7 @@ def test_sft_then_grpo_through_dagster_with_the_corpus_rewards(root: Path) -> No
             "grpo_max_steps": 1,
             "grpo_num_generations": 2,
             "grpo_batch_size": 2,
-            "grpo_max_completion_length": 6,
+            "grpo_max_completion_length": 8,
         }
     }
     try:
