@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalyzerEngine
 
 from ragassets.pii.engine import DENY_LIST_ENTITY, analyzer_for, deny_list_recognizer
-from ragassets.pii.person import SourceKnowledge, attach_source
+from ragassets.pii.person import SourceKnowledge, attach_source, source_knowledge
 from ragassets.settings import PiiSettings
 
 log = logging.getLogger(__name__)
@@ -190,18 +190,41 @@ def _windows(texts: Sequence[str], window: int) -> list[tuple[int, int, int, int
     ]
 
 
+class _KnowledgeOfSources:
+    """Source -> its :class:`SourceKnowledge`, read once per document text and kept for the last
+    ``keep`` documents only."""
+
+    def __init__(self, language: str, keep: int = 64) -> None:
+        self.language = language
+        self.keep = keep
+        self._cache: dict[str, SourceKnowledge] = {}
+
+    def get(self, source: SourceKnowledge | str | None) -> SourceKnowledge | None:
+        if source is None or isinstance(source, SourceKnowledge):
+            return source
+        hit = self._cache.get(source)
+        if hit is None:
+            if len(self._cache) >= self.keep:
+                self._cache.pop(next(iter(self._cache)))
+            hit = self._cache[source] = source_knowledge(source, self.language)
+        return hit
+
+
 def _analyze_windows(
     analyzer: AnalyzerEngine,
     pieces: Sequence[str],
     policy: PiiSettings,
     entities: list[str],
-    sources: Sequence[SourceKnowledge | None] | None = None,
+    sources: Sequence[SourceKnowledge | str | None] | None = None,
 ) -> list[list[Finding]]:
     """Raw findings per piece of text (offsets within the piece): ``nlp.pipe`` in batches, then
-    Presidio's analysis of each piece, with its source's knowledge attached (``sources[k]``)."""
+    Presidio's analysis of each piece, with its source's knowledge attached (``sources[k]``; a source
+    text is read here, and only the knowledge of the last few documents is kept: the pieces of a
+    document come together, so memory does not grow with the corpus)."""
     nlp = analyzer.nlp_engine.nlp[policy.language]
     nlp.max_length = max(nlp.max_length, policy.window_chars + WINDOW_OVERLAP)
     ad_hoc = [deny_list_recognizer(policy.deny_list, policy.language)] if policy.deny_list else None
+    known = _KnowledgeOfSources(policy.language)
     out: list[list[Finding]] = []
     # a group of pieces at a time: nlp.pipe batches within it, and memory stays ~ the group's size
     group_chars = max(policy.window_chars, 2_000_000)
@@ -216,7 +239,7 @@ def _analyze_windows(
         )
         for j, (text, nlp_artifacts) in enumerate(artifacts, start=first):
             if sources is not None:
-                attach_source(nlp_artifacts, sources[j])
+                attach_source(nlp_artifacts, known.get(sources[j]))
             found = analyzer.analyze(
                 text=text,
                 language=policy.language,
@@ -289,7 +312,7 @@ def analyze_texts(
     policy: PiiSettings,
     entities: Sequence[str] | None = None,
     processes: int | None = None,
-    sources: Sequence[SourceKnowledge | None] | None = None,
+    sources: Sequence[SourceKnowledge | str | None] | None = None,
 ) -> list[list[Finding]]:
     """Findings at or above ``policy.threshold`` for each text, non-overlapping, sorted by position.
 
@@ -297,7 +320,8 @@ def analyze_texts(
     serial or parallel analysis (parallel pays off from a few MB of text: every worker builds
     its own engine). Work is shared out by window, so one huge document is parallel too.
     ``sources[i]``: what the document ``texts[i]`` was cut or written from says about its words
-    (:meth:`~ragassets.pii.person.NameListPersonRecognizer.knowledge`), or None.
+    (:meth:`~ragassets.pii.person.NameListPersonRecognizer.knowledge`), or that document's text (its
+    knowledge is then read where the piece is analysed, a few documents at a time), or None.
     """
     wanted = _entities(policy, entities)
     texts = list(texts)

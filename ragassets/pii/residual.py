@@ -46,7 +46,6 @@ from presidio_analyzer import AnalyzerEngine
 from ragassets.pii.analyze import analyze_texts
 from ragassets.pii.engine import analyzer_for, validate_entities
 from ragassets.pii.operators import normalise
-from ragassets.pii.person import SourceKnowledge, source_knowledge
 from ragassets.settings import PiiSettings
 
 MAX_IDS = 50
@@ -122,20 +121,6 @@ class _Known:
         return len(piece) >= 6 and any(piece in c for c in self.compact)
 
 
-def knowledge_of_sources(sources: Sequence[str | None], language: str = "en") -> list[SourceKnowledge | None]:
-    """The :class:`SourceKnowledge` of each source text (each distinct text read once), None for None."""
-    cache: dict[str, SourceKnowledge] = {}
-    out: list[SourceKnowledge | None] = []
-    for src in sources:
-        if src is None:
-            out.append(None)
-            continue
-        if src not in cache:
-            cache[src] = source_knowledge(src, language)
-        out.append(cache[src])
-    return out
-
-
 def residual_pii(
     texts: Sequence[str],
     ids: Sequence[str],
@@ -155,10 +140,17 @@ def residual_pii(
     known = _Known.of(known_replacements)
     if sources is not None and len(sources) != len(texts):
         raise ValueError(f"{len(sources)} sources for {len(texts)} texts: give one (or None) per text")
-    knowledge = knowledge_of_sources(sources, policy.language) if sources is not None else None
-    found = analyze_texts(analyzer, [t or "" for t in texts], policy, entities=entities, sources=knowledge)
+    # the source texts go to the analysis as they are: each document's knowledge is read where its pieces
+    # are analysed (in the worker processes, a few documents at a time), never held for the whole corpus
+    found = analyze_texts(
+        analyzer,
+        [t or "" for t in texts],
+        policy,
+        entities=entities,
+        sources=list(sources) if sources else None,
+    )
     report = ResidualReport(n_texts=len(texts), entities_checked=entities, threshold=policy.threshold)
-    report.n_judged_in_source = sum(k is not None for k in knowledge) if knowledge else 0
+    report.n_judged_in_source = sum(s is not None for s in sources) if sources else 0
     counts: Counter[str] = Counter()
     seen: set[str] = set()
     for text, row_id, findings in zip(texts, ids, found, strict=True):

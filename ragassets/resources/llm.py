@@ -29,6 +29,7 @@ from pydantic import Field, PrivateAttr
 from ragassets import paths
 from ragassets.llm import LLMClient, ResponseCache, UsageStats, role_settings, usage_row
 from ragassets.llm.cache import CACHE_FILE
+from ragassets.llm.types import ServerUnavailable
 from ragassets.llm.usage_table import append_usage
 from ragassets.metadata import counts_metadata
 from ragassets.settings import LlmSettings, Settings
@@ -48,6 +49,18 @@ _LLM_FIELDS = (
     "price_output_per_mtok",
 )
 
+
+
+class StepLLMClient(LLMClient):
+    """The client a step gets: a server that is down, refuses the key or does not serve the model fails
+    the step with the client's message (what to start or which setting to fix) as a ``dg.Failure``,
+    so the UI shows that message rather than a stack trace."""
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().run(*args, **kwargs)
+        except ServerUnavailable as exc:
+            raise dg.Failure(description=str(exc), metadata={"reason": exc.reason}) from None
 
 class LLMResource(dg.ConfigurableResource):
     """An LLM role (``llm`` or ``small_llm``): provider, model, endpoint, key, limits, prices.
@@ -115,7 +128,7 @@ class LLMResource(dg.ConfigurableResource):
         eff = self.effective_settings(settings)
         api_key = None if eff.api_key_env else self.api_key
         try:
-            client = LLMClient.from_settings(
+            client = StepLLMClient.from_settings(
                 eff,
                 cache=self.cache(),
                 role=self.role,

@@ -188,3 +188,21 @@ def test_the_pii_resource_judges_derived_text_in_its_source() -> None:
     assert pii.residual(PIECES, ids, PiiSettings(), sources=[DOCUMENT] * len(PIECES)).passed
     with pytest.raises(ValueError, match="sources for"):
         pii.residual(PIECES, ids, PiiSettings(), sources=[DOCUMENT])
+
+
+def test_source_texts_are_read_a_few_documents_at_a_time_even_in_worker_processes(analyzer) -> None:
+    """Source texts give the findings their knowledge gives, serially and in two worker processes,
+    and the serial reader keeps the knowledge of its last documents only."""
+    from ragassets.pii.analyze import _KnowledgeOfSources, analyze_texts
+
+    policy = PiiSettings()
+    texts = PIECES * 4
+    knowledge = source_knowledge(DOCUMENT)
+    as_knowledge = analyze_texts(analyzer, texts, policy, processes=1, sources=[knowledge] * len(texts))
+    assert as_knowledge == analyze_texts(analyzer, texts, policy, processes=1, sources=[DOCUMENT] * len(texts))
+    assert as_knowledge == analyze_texts(analyzer, texts, policy, processes=2, sources=[DOCUMENT] * len(texts))
+    assert analyze_texts(analyzer, texts, policy, processes=1) != as_knowledge  # the sources do change the verdict
+    reader = _KnowledgeOfSources("en", keep=2)
+    docs = [f"{DOCUMENT}\n\nNote {i}." for i in range(5)]
+    assert [reader.get(d) for d in docs] == [source_knowledge(d) for d in docs]
+    assert len(reader._cache) == 2 and reader.get(None) is None and reader.get(knowledge) is knowledge

@@ -216,3 +216,6 @@ def test_an_unreachable_server_fails_the_step_with_what_to_check(root):
     failures = [str(e.event_specific_data) for e in result.all_events if e.is_failure]
     # the server check before the first request names the server and the setting to fix
     assert any("is down or unreachable" in f and "llm.base_url" in f for f in failures), failures
+    # as a dg.Failure: the UI shows the message, not a ServerUnavailable stack trace
+    errors = [e.event_specific_data.error for e in result.all_events if e.is_step_failure]
+    assert [err.cls_name for err in errors] == ["Failure"], errors
