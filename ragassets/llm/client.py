@@ -102,7 +102,6 @@ class _Feed:
         self.answers: dict[str, Result] = {}
         self.copies: Counter = Counter()
         self.exhausted = False
-        self.sent_any = False
 
     def take(self, n: int | None) -> list[_Item]:
         """The next ``n`` requests (None: all that are left): the new items among them that need sending."""
@@ -189,6 +188,11 @@ class LLMClient:
         self.last_limiter: AdaptiveLimiter | None = None
         self.server_checked = False  # GET /models asked (once per client, before the first request)
         self.served_models: list[str] | None = None  # what the server said it serves, if it said
+
+    @property
+    def capacity(self) -> int:
+        """Requests in flight at most: ``max_concurrency`` per server (a pool limits each server itself)."""
+        return self.max_concurrency * getattr(self.provider, "n_servers", 1)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -354,13 +358,14 @@ class LLMClient:
         reporter = ProgressReporter(
             total or 0,
             self._progress_callback(on_progress),
-            label=label or f"{self.role}",
+            label=label or self.role,
             interval_s=self.progress_interval_s,
         )
         feed = _Feed(self, iter(requests), reporter)
+        sent = False
         if self.provider.mode == "remote":
             # key and look up the first requests, check the server, then send while the feed builds the rest
-            todo = feed.take(self.max_concurrency * getattr(self.provider, "n_servers", 1))
+            todo = feed.take(self.capacity)
             while not todo and not feed.exhausted:
                 todo = feed.take(_FEED_STEP)
             if todo:
@@ -371,6 +376,7 @@ class LLMClient:
                     self._count_unsent(stats, feed.positions, feed.answers, exc.reason, started)
                     raise
                 await self._run_remote(todo, feed)
+                sent = True
         else:
             todo = feed.take(None)
             if todo:
@@ -395,7 +401,7 @@ class LLMClient:
             else:
                 stats.record(res)
         stats.wall_s = time.monotonic() - started
-        if self.last_limiter is not None and self.provider.mode == "remote" and feed.sent_any:
+        if self.last_limiter is not None and sent:
             stats.min_concurrency = self.last_limiter.stats.min_limit
             stats.max_in_flight = self.last_limiter.stats.max_in_flight
         self.last_stats = stats
@@ -497,15 +503,13 @@ class LLMClient:
                 self._report(reporter, res, copies)
 
     async def _run_remote(self, todo: list[_Item], feed: _Feed) -> None:
-        # max_concurrency is per server: a pool of servers (OpenAIPool) limits each one itself
-        capacity = self.max_concurrency * getattr(self.provider, "n_servers", 1)
+        capacity = self.capacity
         limiter = AdaptiveLimiter(capacity)
         self.last_limiter = limiter
         reporter, answers, copies = feed.reporter, feed.answers, feed.copies
         queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
-        feed.sent_any = True
         # more workers than slots, so requests sleeping in backoff do not leave slots idle
         n_workers = capacity * 2 if feed.total is None else max(1, min(feed.total, capacity * 2))
 

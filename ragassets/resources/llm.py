@@ -50,7 +50,6 @@ _LLM_FIELDS = (
 )
 
 
-
 class StepLLMClient(LLMClient):
     """The client a step gets: a server that is down, refuses the key or does not serve the model fails
     the step with the client's message (what to start or which setting to fix) as a ``dg.Failure``,
@@ -61,6 +60,7 @@ class StepLLMClient(LLMClient):
             return super().run(*args, **kwargs)
         except ServerUnavailable as exc:
             raise dg.Failure(description=str(exc), metadata={"reason": exc.reason}) from None
+
 
 class LLMResource(dg.ConfigurableResource):
     """An LLM role (``llm`` or ``small_llm``): provider, model, endpoint, key, limits, prices.
