@@ -25,62 +25,18 @@ import polars as pl
 
 from ragassets.defs.common import corpus_of, corpus_settings
 from ragassets.metadata import counts_metadata
+from ragassets.pii.residual import CHUNKS_TABLE, SOURCE_TABLE, row_sources
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
 
 ID_COLUMNS = ("chunk_id", "question_id", "paraphrase_id", "conversation_id", "doc_id", "id")
 MAX_IDS = 50
-SOURCE_ASSET = "redacted_documents"  # what every derived text is cut or written from
-CHUNKS_ASSET = "chunks"
 
 
 def _id_column(table: pl.DataFrame, id_column: str | None) -> str | None:
     if id_column:
         return id_column
     return next((c for c in ID_COLUMNS if c in table.columns), None)
-
-
-def row_sources(
-    asset: str, table: pl.DataFrame, documents: pl.DataFrame | None, chunks: pl.DataFrame | None = None
-) -> tuple[list[str | None] | None, str]:
-    """Per row of ``table``, the redacted document text it comes from (None where unknown), and how it
-    was found (for the metadata). ``documents``: redacted_documents; ``chunks``: needed when the rows
-    name a chunk_id but no doc_id. No sources for the documents themselves."""
-    if asset == SOURCE_ASSET:
-        return None, "none: the documents themselves"
-    if documents is None:
-        return None, f"none: {SOURCE_ASSET} is not materialized, rows judged alone"
-    doc_text = dict(
-        zip(documents["doc_id"].cast(pl.String).to_list(), documents["text"].to_list(), strict=True)
-    )
-    if "doc_id" in table.columns:
-        doc_ids = table["doc_id"].cast(pl.String).to_list()
-        return [doc_text.get(d) if d is not None else None for d in doc_ids], "doc_id"
-    column = "chunk_id" if "chunk_id" in table.columns else "source_chunk_ids"
-    if column not in table.columns:
-        return None, "none: no doc_id, chunk_id or source_chunk_ids column, rows judged alone"
-    if chunks is None:
-        return None, f"none: {CHUNKS_ASSET} is not materialized, rows judged alone"
-    chunk_doc = dict(
-        zip(
-            chunks["chunk_id"].cast(pl.String).to_list(),
-            chunks["doc_id"].cast(pl.String).to_list(),
-            strict=True,
-        )
-    )
-    if column == "chunk_id":
-        doc_ids = [chunk_doc.get(c) for c in table["chunk_id"].cast(pl.String).to_list()]
-        return [doc_text.get(d) if d is not None else None for d in doc_ids], "chunk_id -> chunks.doc_id"
-    # a row written from several chunks (a conversation): judged in the documents of all of them; a row
-    # with a chunk no longer in chunks is judged alone
-    sources: list[str | None] = []
-    for ids in table["source_chunk_ids"].to_list():
-        docs = [chunk_doc.get(c) for c in ids or []]
-        texts = [doc_text.get(d) for d in dict.fromkeys(docs) if d is not None]
-        sources.append(
-            "\n\n".join(texts) if docs and None not in docs and len(texts) == len(set(docs)) else None
-        )
-    return sources, "source_chunk_ids -> chunks.doc_id (every document a row was written from)"
 
 
 def _read_or_none(storage: StorageResource, asset: str, corpus: str) -> pl.DataFrame | None:
@@ -137,9 +93,9 @@ def no_residual_pii_check(
         row_ids = (
             table[ids_col].cast(pl.String).to_list() if ids_col else [str(i) for i in range(table.height)]
         )
-        documents = _read_or_none(storage, SOURCE_ASSET, corpus) if asset != SOURCE_ASSET else None
-        needs_chunks = asset not in (SOURCE_ASSET, CHUNKS_ASSET) and "doc_id" not in table.columns
-        chunks = _read_or_none(storage, CHUNKS_ASSET, corpus) if needs_chunks else None
+        documents = _read_or_none(storage, SOURCE_TABLE, corpus) if asset != SOURCE_TABLE else None
+        needs_chunks = asset not in (SOURCE_TABLE, CHUNKS_TABLE) and "doc_id" not in table.columns
+        chunks = _read_or_none(storage, CHUNKS_TABLE, corpus) if needs_chunks else None
         per_row, source_how = row_sources(asset, table, documents, chunks)
         texts: list[str] = []
         ids: list[str] = []

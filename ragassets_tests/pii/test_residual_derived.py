@@ -5,9 +5,8 @@ pattern PII that survives in a chunk still fails it."""
 import polars as pl
 import pytest
 
-from ragassets.defs.pii_gate import row_sources
 from ragassets.pii.person import source_knowledge
-from ragassets.pii.residual import residual_pii
+from ragassets.pii.residual import residual_pii, row_sources
 from ragassets.settings import PiiSettings
 from ragassets_tests.conftest import shared_corpus
 
@@ -126,6 +125,8 @@ def test_row_sources_follow_doc_id_or_chunk_id() -> None:
     sources, how = row_sources("conversations", conversations, documents, chunks)
     assert sources == ["two", "two\n\none", None, None] and how.startswith("source_chunk_ids")
     assert row_sources("conversations", conversations, documents, None)[0] is None
+    gone = pl.DataFrame({"conversation_id": ["v5"], "source_chunk_ids": [["c1", "c3"]]})  # c3's document is gone
+    assert row_sources("conversations", gone, documents, chunks)[0] == [None]
 
 
 @pytest.fixture(scope="module")
