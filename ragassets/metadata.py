@@ -42,6 +42,18 @@ def table_metadata(df: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def stored_table_metadata(table) -> dict[str, Any]:
+    """:func:`table_metadata` of a table on disk (a ``StoredTable``), reading only its first rows."""
+    head = next(iter(table.batches(rows=PREVIEW_ROWS)), None)
+    return {
+        "dagster/row_count": dg.MetadataValue.int(table.num_rows),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.schema.items()]
+        ),
+        "preview": dg.MetadataValue.md(markdown_preview(head) if head is not None else "_(no rows)_"),
+    }
+
+
 def counts_metadata(prefix: str, counts: dict[str, int]) -> dict[str, dg.MetadataValue]:
     """``{prefix}/{key}: n`` integers (Dagster plots each across runs) plus a readable summary."""
     out: dict[str, dg.MetadataValue] = {f"{prefix}/{k}": dg.MetadataValue.int(int(v)) for k, v in counts.items()}

@@ -12,7 +12,11 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self, TextIO
 
 import polars as pl
 
@@ -63,6 +67,23 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+@contextmanager
+def atomic_text_writer(path: Path) -> Iterator[TextIO]:
+    """A text file written piece by piece under a hidden name and renamed to ``path`` when the
+    ``with`` block ends without error (removed when it fails)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_table(df: pl.DataFrame, path: Path) -> None:
     """Write a DataFrame as Parquet (zstd) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +97,150 @@ def write_table(df: pl.DataFrame, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- tables too big to hold: read in batches, written as row groups ------------------------------------
+
+#: How much uncompressed table a streaming stage takes at a time (a batch of documents, their chunks...):
+#: memory grows with this, not with the corpus.
+BATCH_BYTES = 8 << 20
+
+
+def _fsync_file(path: str | Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A Parquet table on disk, read a piece at a time: what a streaming stage gets for its upstream.
+
+    ``batches()`` yields polars DataFrames of about ``BATCH_BYTES`` uncompressed (or ``rows`` rows), in
+    file order; ``read(columns)`` reads only the columns asked for; ``rows_where`` only the rows.
+    """
+
+    path: Path
+
+    def _file(self):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.path)
+
+    @property
+    def num_rows(self) -> int:
+        return self._file().metadata.num_rows
+
+    @property
+    def schema(self) -> pl.Schema:
+        return pl.read_parquet_schema(self.path)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema)
+
+    def uncompressed_bytes(self) -> int:
+        meta = self._file().metadata
+        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+    def rows_per_batch(self, target_bytes: int = BATCH_BYTES) -> int:
+        """Rows that hold about ``target_bytes`` of the table (at least one)."""
+        rows, size = self.num_rows, self.uncompressed_bytes()
+        return max(1, int(rows * target_bytes / size)) if rows and size else max(1, rows)
+
+    def scan(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.path)
+
+    def read(self, columns: Iterable[str] | None = None) -> pl.DataFrame:
+        return pl.read_parquet(self.path, columns=list(columns) if columns is not None else None)
+
+    def batches(
+        self, rows: int | None = None, columns: Iterable[str] | None = None, target_bytes: int = BATCH_BYTES
+    ) -> Iterator[pl.DataFrame]:
+        """The table in file order, ``rows`` rows at a time (default: about ``target_bytes`` a batch)."""
+        rows = rows or self.rows_per_batch(target_bytes)
+        wanted = list(columns) if columns is not None else None
+        for batch in self._file().iter_batches(batch_size=rows, columns=wanted):
+            yield pl.from_arrow(batch)
+
+    def rows_where(self, column: str, values: Iterable, columns: Iterable[str] | None = None) -> pl.DataFrame:
+        """The rows whose ``column`` is one of ``values`` (the file is scanned, only those rows kept)."""
+        lf = self.scan().filter(pl.col(column).is_in(list(values)))
+        return (lf.select(list(columns)) if columns is not None else lf).collect()
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """A complete table written beside its destination under a hidden name, waiting to be put in
+    place by :meth:`commit` (the IO manager does it when the step returns it)."""
+
+    path: Path
+    rows: int
+
+    def commit(self, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, dest)
+        return dest
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class TableWriter:
+    """Write a table batch by batch (each batch one or more Parquet row groups, zstd) to a hidden file
+    beside ``dest``; :meth:`close` fsyncs it and returns a :class:`StagedTable`. A failure inside
+    ``with`` removes the file: readers see the old table or, after the commit, the new one.
+
+    ``schema`` fixes the columns and their types (a batch is selected and cast to it), so an empty
+    table still has them.
+    """
+
+    def __init__(self, dest: Path, schema: Mapping[str, pl.DataType]):
+        import pyarrow.parquet as pq
+
+        self.schema = pl.Schema(schema)
+        self._arrow_schema = pl.DataFrame(schema=self.schema).to_arrow().schema
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".data.", suffix=".parquet.tmp")
+        os.close(fd)
+        self.path = Path(tmp)
+        self.rows = 0
+        self._writer = pq.ParquetWriter(self.path, self._arrow_schema, compression="zstd")
+
+    def write(self, batch: pl.DataFrame) -> None:
+        if self._writer is None:
+            raise RuntimeError("this TableWriter is closed")
+        if batch.height == 0:
+            return
+        missing = [c for c in self.schema if c not in batch.columns]
+        if missing:
+            raise ValueError(f"batch lacks column(s) {missing}; the table's columns are {list(self.schema)}")
+        frame = batch.select(list(self.schema)).cast(dict(self.schema))
+        self._writer.write_table(frame.to_arrow().cast(self._arrow_schema))
+        self.rows += batch.height
+
+    def close(self) -> StagedTable:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            _fsync_file(self.path)
+        return StagedTable(self.path, self.rows)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                self._writer = None
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
 
 
 def read_table(asset: str, corpus: str, root: Path | None = None) -> pl.DataFrame:
