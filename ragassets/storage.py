@@ -142,8 +142,9 @@ class StoredTable:
         meta = self._file().metadata
         return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
 
-    def rows_per_batch(self, target_bytes: int = BATCH_BYTES) -> int:
-        """Rows that hold about ``target_bytes`` of the table (at least one)."""
+    def rows_per_batch(self, target_bytes: int | None = None) -> int:
+        """Rows that hold about ``target_bytes`` (default ``BATCH_BYTES``) of the table (at least one)."""
+        target_bytes = target_bytes or BATCH_BYTES
         rows, size = self.num_rows, self.uncompressed_bytes()
         return max(1, int(rows * target_bytes / size)) if rows and size else max(1, rows)
 
@@ -154,7 +155,7 @@ class StoredTable:
         return pl.read_parquet(self.path, columns=list(columns) if columns is not None else None)
 
     def batches(
-        self, rows: int | None = None, columns: Iterable[str] | None = None, target_bytes: int = BATCH_BYTES
+        self, rows: int | None = None, columns: Iterable[str] | None = None, target_bytes: int | None = None
     ) -> Iterator[pl.DataFrame]:
         """The table in file order, ``rows`` rows at a time (default: about ``target_bytes`` a batch)."""
         rows = rows or self.rows_per_batch(target_bytes)

@@ -25,25 +25,53 @@ import polars as pl
 
 from ragassets.defs.common import corpus_of, corpus_settings
 from ragassets.metadata import counts_metadata
-from ragassets.pii.residual import CHUNKS_TABLE, SOURCE_TABLE, row_sources
+from ragassets.pii.residual import CHUNKS_TABLE, SOURCE_TABLE, KnownValues, ResidualReport, row_sources
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
+from ragassets.storage import StoredTable
 
 ID_COLUMNS = ("chunk_id", "question_id", "paraphrase_id", "conversation_id", "doc_id", "id")
 MAX_IDS = 50
 
 
-def _id_column(table: pl.DataFrame, id_column: str | None) -> str | None:
+def _id_column(columns: list[str], id_column: str | None) -> str | None:
     if id_column:
         return id_column
-    return next((c for c in ID_COLUMNS if c in table.columns), None)
+    return next((c for c in ID_COLUMNS if c in columns), None)
 
 
-def _read_or_none(storage: StorageResource, asset: str, corpus: str) -> pl.DataFrame | None:
+def _stored_or_none(storage: StorageResource, asset: str, corpus: str) -> StoredTable | None:
     try:
-        return storage.read_table(asset, corpus)
+        return storage.stored_table(asset, corpus)
     except FileNotFoundError:
         return None
+
+
+def _batch_sources(
+    asset: str,
+    batch: pl.DataFrame,
+    documents: StoredTable | None,
+    chunk_doc: pl.DataFrame | None,
+) -> tuple[list[str | None] | None, str]:
+    """:func:`row_sources` for one batch of rows, reading only the documents the batch comes from."""
+    if asset == SOURCE_TABLE or documents is None:
+        return row_sources(asset, batch, None, chunk_doc)
+    if "doc_id" in batch.columns:
+        doc_ids = batch["doc_id"].cast(pl.String).unique().to_list()
+    else:
+        if "chunk_id" in batch.columns:
+            chunk_ids = batch["chunk_id"].cast(pl.String).unique().to_list()
+        elif "source_chunk_ids" in batch.columns:
+            chunk_ids = batch["source_chunk_ids"].explode().drop_nulls().cast(pl.String).unique().to_list()
+        else:
+            chunk_ids = []
+        doc_ids = (
+            chunk_doc.filter(pl.col("chunk_id").is_in(chunk_ids))["doc_id"].unique().to_list()
+            if chunk_doc is not None
+            else []
+        )
+    sources = documents.rows_where("doc_id", doc_ids, ["doc_id", "text"])
+    return row_sources(asset, batch, sources, chunk_doc)
 
 
 def no_residual_pii_check(
@@ -78,8 +106,8 @@ def no_residual_pii_check(
         context: dg.AssetCheckExecutionContext,
         storage: StorageResource,
         pii: PiiResource,
-        table: pl.DataFrame,
-        pii_findings: pl.DataFrame,
+        table: StoredTable,
+        pii_findings: StoredTable,
     ) -> dg.AssetCheckResult:
         corpus = corpus_of(context)
         policy = corpus_settings(context, storage.root).pii
@@ -89,32 +117,52 @@ def no_residual_pii_check(
                 f"no_residual_pii on {asset}: column(s) {missing} are not in the table (columns: {table.columns}); "
                 "fix text_columns where the check is declared"
             )
-        ids_col = _id_column(table, id_column)
-        row_ids = (
-            table[ids_col].cast(pl.String).to_list() if ids_col else [str(i) for i in range(table.height)]
-        )
-        documents = _read_or_none(storage, SOURCE_TABLE, corpus) if asset != SOURCE_TABLE else None
+        ids_col = _id_column(table.columns, id_column)
+        documents = _stored_or_none(storage, SOURCE_TABLE, corpus) if asset != SOURCE_TABLE else None
         needs_chunks = asset not in (SOURCE_TABLE, CHUNKS_TABLE) and "doc_id" not in table.columns
-        chunks = _read_or_none(storage, CHUNKS_TABLE, corpus) if needs_chunks else None
-        per_row, source_how = row_sources(asset, table, documents, chunks)
-        texts: list[str] = []
-        ids: list[str] = []
-        sources: list[str | None] | None = [] if per_row is not None else None
-        for col in columns:
-            texts.extend(v or "" for v in table[col].to_list())
-            ids.extend(row_ids)
-            if sources is not None:
-                sources.extend(per_row)
+        chunk_table = _stored_or_none(storage, CHUNKS_TABLE, corpus) if needs_chunks else None
+        # which document each chunk is of: two short columns, read once
+        chunk_doc = chunk_table.read(["chunk_id", "doc_id"]) if chunk_table is not None else None
         # fakes look like PII on purpose; placeholders, masks and hashes never do
-        known = (
-            pii_findings["replacement"].drop_nulls().unique().to_list()
+        known = KnownValues.of(
+            pii_findings.read(["replacement"])["replacement"].drop_nulls().unique().to_list()
             if policy.operator == "pseudonym" and "replacement" in pii_findings.columns
             else []
         )
+        wanted = list(dict.fromkeys([*columns, *([ids_col] if ids_col else []),
+                                     *(c for c in ("doc_id", "chunk_id", "source_chunk_ids") if c in table.columns)]))
+        report: ResidualReport | None = None
+        source_how = ""
+        offset = 0
         try:
-            report = pii.residual(texts, ids, policy, known, sources=sources)
+            with pii.analysis_workers(policy, table.uncompressed_bytes()) as workers:
+                # a batch of rows at a time, each with only the documents it comes from
+                for batch in table.batches(columns=wanted):
+                    row_ids = (
+                        batch[ids_col].cast(pl.String).to_list()
+                        if ids_col
+                        else [str(i) for i in range(offset, offset + batch.height)]
+                    )
+                    offset += batch.height
+                    per_row, source_how = _batch_sources(asset, batch, documents, chunk_doc)
+                    texts: list[str] = []
+                    ids: list[str] = []
+                    sources: list[str | None] | None = [] if per_row is not None else None
+                    for col in columns:
+                        texts.extend(v or "" for v in batch[col].to_list())
+                        ids.extend(row_ids)
+                        if sources is not None:
+                            sources.extend(per_row)
+                    part = pii.residual(texts, ids, policy, known, sources=sources, workers=workers)
+                    if report is None:
+                        report = part
+                    else:
+                        report.add(part)
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
+        if report is None:  # no rows
+            report = pii.residual([], [], policy, known)
+            source_how = _batch_sources(asset, pl.DataFrame(schema=table.schema), documents, chunk_doc)[1]
         context.log.info(f"{corpus}/{asset}: {report.describe()}")
         return dg.AssetCheckResult(
             passed=report.passed,

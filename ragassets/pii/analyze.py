@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Self
 
 from presidio_analyzer import AnalyzerEngine
 
@@ -306,6 +307,45 @@ def _worker_count(policy: PiiSettings) -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
+class AnalysisWorkers:
+    """Worker processes shared by every batch of one corpus's analysis, so a corpus read in batches
+    starts its workers (and each builds its engine) once, not once a batch.
+
+    ``total_chars``: the size of all the text to come; below ``policy.parallel_min_chars`` the analysis
+    stays in this process. ``processes`` overrides the choice (as in :func:`analyze_texts`).
+    """
+
+    def __init__(self, policy: PiiSettings, total_chars: int, processes: int | None = None) -> None:
+        self.count = (
+            processes
+            if processes is not None
+            else (_worker_count(policy) if total_chars >= policy.parallel_min_chars else 1)
+        )
+        self._pool: ProcessPoolExecutor | None = None
+
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing as mp
+
+            # forkserver: workers start from a clean process (no inherited threads or locks) that has
+            # already imported Presidio and spaCy, so each only builds its engine
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["ragassets.pii.engine"])
+            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=ctx)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def analyze_texts(
     analyzer: AnalyzerEngine | None,
     texts: Sequence[str],
@@ -313,6 +353,7 @@ def analyze_texts(
     entities: Sequence[str] | None = None,
     processes: int | None = None,
     sources: Sequence[SourceKnowledge | str | None] | None = None,
+    workers: AnalysisWorkers | None = None,
 ) -> list[list[Finding]]:
     """Findings at or above ``policy.threshold`` for each text, non-overlapping, sorted by position.
 
@@ -322,6 +363,7 @@ def analyze_texts(
     ``sources[i]``: what the document ``texts[i]`` was cut or written from says about its words
     (:meth:`~ragassets.pii.person.NameListPersonRecognizer.knowledge`), or that document's text (its
     knowledge is then read where the piece is analysed, a few documents at a time), or None.
+    ``workers``: the processes of a corpus analysed in batches (they decide serial or parallel).
     """
     wanted = _entities(policy, entities)
     texts = list(texts)
@@ -330,16 +372,14 @@ def analyze_texts(
     windows = _windows(texts, policy.window_chars)
     pieces = [texts[i][s:e] for i, s, e, _ in windows]
     piece_sources = [sources[i] for i, *_ in windows] if sources is not None else None
-    workers = (
-        processes
-        if processes is not None
-        else (_worker_count(policy) if sum(map(len, pieces)) >= policy.parallel_min_chars else 1)
-    )
-    if workers <= 1 or len(pieces) < 2:
-        raw = _analyze_windows(analyzer or analyzer_for(policy), pieces, policy, wanted, piece_sources)
-    else:
-        raw = _analyze_parallel(pieces, policy, wanted, workers, piece_sources)
-    return _merge(texts, windows, raw, policy)
+    if workers is not None:
+        if workers.count <= 1 or len(pieces) < 2:
+            raw = _analyze_windows(analyzer or analyzer_for(policy), pieces, policy, wanted, piece_sources)
+        else:
+            raw = _analyze_parallel(pieces, policy, wanted, workers.count, piece_sources, workers.pool())
+        return _merge(texts, windows, raw, policy)
+    with AnalysisWorkers(policy, sum(map(len, pieces)), processes) as own:
+        return analyze_texts(analyzer, texts, policy, entities, sources=sources, workers=own)
 
 
 def _analyze_parallel(
@@ -347,14 +387,9 @@ def _analyze_parallel(
     policy: PiiSettings,
     entities: list[str],
     workers: int,
-    sources: list[SourceKnowledge | None] | None = None,
+    sources: list[SourceKnowledge | None] | None,
+    pool: ProcessPoolExecutor,
 ) -> list[list[Finding]]:
-    import multiprocessing as mp
-
-    # forkserver: workers start from a clean process (no inherited threads or locks) that has
-    # already imported Presidio and spaCy, so each only builds its engine
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["ragassets.pii.engine"])
     # slices of about equal size, several per worker so a slow one does not hold up the rest
     n_slices = min(len(pieces), workers * 4)
     target = sum(map(len, pieces)) / n_slices
@@ -368,18 +403,17 @@ def _analyze_parallel(
         size += len(piece)
     log.info("analysing %d pieces of text in %d worker processes", len(pieces), workers)
     out: list[list[Finding]] = [[] for _ in pieces]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [
-            pool.submit(
-                _worker_analyze,
-                [pieces[i] for i in idx],
-                policy,
-                entities,
-                [sources[i] for i in idx] if sources is not None else None,
-            )
-            for idx in slices
-        ]
-        for idx, fut in zip(slices, futures, strict=True):
-            for i, found in zip(idx, fut.result(), strict=True):
-                out[i] = found
+    futures = [
+        pool.submit(
+            _worker_analyze,
+            [pieces[i] for i in idx],
+            policy,
+            entities,
+            [sources[i] for i in idx] if sources is not None else None,
+        )
+        for idx in slices
+    ]
+    for idx, fut in zip(slices, futures, strict=True):
+        for i, found in zip(idx, fut.result(), strict=True):
+            out[i] = found
     return out

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from presidio_analyzer import AnalyzerEngine
 
-from ragassets.pii.analyze import analyze_texts
+from ragassets.pii.analyze import AnalysisWorkers, analyze_texts
 from ragassets.pii.engine import analyzer_for, validate_entities
 from ragassets.pii.operators import normalise
 from ragassets.settings import PiiSettings
@@ -72,6 +72,16 @@ class ResidualReport:
     def passed(self) -> bool:
         return self.n_findings == 0
 
+    def add(self, other: ResidualReport) -> None:
+        """Fold in the report of another batch of rows (row ids differ between batches)."""
+        self.n_texts += other.n_texts
+        counts = Counter(self.counts_by_type)
+        counts.update(other.counts_by_type)
+        self.counts_by_type = dict(sorted(counts.items()))
+        self.ids.extend(other.ids)
+        self.ignored_pseudonyms += other.ignored_pseudonyms
+        self.n_judged_in_source += other.n_judged_in_source
+
     def describe(self) -> str:
         if self.passed:
             in_source = (
@@ -92,14 +102,14 @@ class ResidualReport:
 
 
 @dataclass
-class _Known:
+class KnownValues:
     """Values the redaction wrote, in the forms a finding is compared in."""
 
     values: set[str] = field(default_factory=set)  # casefolded, and words of each
     compact: list[str] = field(default_factory=list)  # digits and letters only
 
     @classmethod
-    def of(cls, replacements: Iterable[str]) -> _Known:
+    def of(cls, replacements: Iterable[str]) -> KnownValues:
         known = cls()
         compact: set[str] = set()
         for value in replacements:
@@ -174,19 +184,22 @@ def residual_pii(
     texts: Sequence[str],
     ids: Sequence[str],
     policy: PiiSettings,
-    known_replacements: Iterable[str] = (),
+    known_replacements: Iterable[str] | KnownValues = (),
     analyzer: AnalyzerEngine | None = None,
     sources: Sequence[str | None] | None = None,
+    workers: AnalysisWorkers | None = None,
 ) -> ResidualReport:
     """Analyse ``texts`` (already redacted) with ``policy``; ``ids[i]`` names ``texts[i]`` in the report.
 
     ``sources[i]``: the redacted document ``texts[i]`` was cut or written from (None: unknown, or
-    the text is a whole document); see the module docstring.
+    the text is a whole document); see the module docstring. A table checked in batches passes
+    ``known_replacements`` once as :class:`KnownValues` and its ``workers`` (see
+    :class:`~ragassets.pii.analyze.AnalysisWorkers`), and folds the reports with :meth:`ResidualReport.add`.
     """
     analyzer = analyzer or analyzer_for(policy)
     validate_entities(analyzer, policy)
     entities = policy.gate_entities()
-    known = _Known.of(known_replacements)
+    known = known_replacements if isinstance(known_replacements, KnownValues) else KnownValues.of(known_replacements)
     if sources is not None and len(sources) != len(texts):
         raise ValueError(f"{len(sources)} sources for {len(texts)} texts: give one (or None) per text")
     # the source texts go to the analysis as they are: each document's knowledge is read where its pieces
@@ -197,6 +210,7 @@ def residual_pii(
         policy,
         entities=entities,
         sources=list(sources) if sources else None,
+        workers=workers,
     )
     report = ResidualReport(n_texts=len(texts), entities_checked=entities, threshold=policy.threshold)
     report.n_judged_in_source = sum(s is not None for s in sources) if sources else 0

@@ -6,7 +6,7 @@ and check of a run step reuses it. Presidio and spaCy are imported only when a s
 loading the code location stays fast.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -47,13 +47,21 @@ class PiiResource(dg.ConfigurableResource):
         policy = self._policy(policy)
         return redact_corpus(corpus, docs, policy, self.analyzer(policy))
 
+    def redactor(self, corpus: str, policy: PiiSettings):
+        """A :class:`ragassets.pii.redact.CorpusRedactor`: redacts a corpus read in batches."""
+        from ragassets.pii.redact import CorpusRedactor
+
+        policy = self._policy(policy)
+        return CorpusRedactor(corpus, policy, self.analyzer(policy))
+
     def residual(
         self,
         texts: Sequence[str],
         ids: Sequence[str],
         policy: PiiSettings,
-        known_replacements: Iterable[str] = (),
+        known_replacements=(),
         sources: Sequence[str | None] | None = None,
+        workers=None,
     ):
         """PII still in already-redacted texts: a :class:`ragassets.pii.residual.ResidualReport`.
 
@@ -62,4 +70,14 @@ class PiiResource(dg.ConfigurableResource):
         from ragassets.pii.residual import residual_pii
 
         policy = self._policy(policy)
-        return residual_pii(texts, ids, policy, known_replacements, self.analyzer(policy), sources=sources)
+        return residual_pii(
+            texts, ids, policy, known_replacements, self.analyzer(policy), sources=sources, workers=workers
+        )
+
+    def analysis_workers(self, policy: PiiSettings, total_chars: int):
+        """Worker processes for analysing a table in batches (:class:`ragassets.pii.analyze.AnalysisWorkers`):
+        started once, shared by every batch; use in a ``with`` block."""
+        from ragassets.pii.analyze import AnalysisWorkers
+
+        policy = self._policy(policy)
+        return AnalysisWorkers(policy, total_chars)

@@ -168,3 +168,57 @@ def test_a_10_mb_document_is_redacted_in_bounded_memory(analyzer) -> None:
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert result.documents[0]["n_findings"] == 2 and len(result.documents[0]["text"]) < len(text)
     assert grown_mb < 400, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("operator", ["pseudonym", "replace"])
+def test_a_corpus_redacted_in_batches_is_the_corpus_redacted_at_once(analyzer, planted, operator: str) -> None:
+    """CorpusRedactor reads the corpus in batches (twice) and writes what redact_corpus writes at once."""
+    from ragassets.pii.redact import CorpusRedactor
+
+    docs = _docs(planted)
+    policy = PiiSettings(operator=operator, allow_list=["Houston"])
+    whole = redact_corpus("sample", docs, policy, analyzer)
+    reads = []
+
+    def read_batches():
+        reads.append(1)
+        for i in range(0, len(docs), 5):
+            yield docs[i : i + 5]
+
+    redactor = CorpusRedactor("sample", policy, analyzer, processes=1)
+    out = list(redactor.batches(read_batches))
+    assert len(reads) == 2 and len(out) == -(-len(docs) // 5)
+    assert [d for batch, _ in out for d in batch] == whole.documents
+    assert [f for _, batch in out for f in batch] == whole.findings
+    summary = redactor.summary
+    assert (summary.n_documents, summary.n_findings) == (len(docs), len(whole.findings))
+    assert summary.counts_by_type == whole.counts_by_type and summary.n_documents_with_findings > 0
+
+
+def test_a_fake_never_equals_an_original_from_a_later_batch(analyzer) -> None:
+    """Every batch is analysed before any fake is drawn: the fake the first document's address would
+    get is a real address in the last batch, so it must be drawn again."""
+    from ragassets.pii.redact import CorpusRedactor
+
+    policy = PiiSettings(operator="pseudonym", entities=["EMAIL_ADDRESS"])
+    first_choice = Pseudonymizer(corpus_key("c", None), "en").pseudonym("EMAIL_ADDRESS", "ann@example.com")
+    docs = [("d1", "Write to ann@example.com today."), ("d2", "Nothing here."), ("d3", f"Or to {first_choice}.")]
+
+    redactor = CorpusRedactor("c", policy, analyzer, processes=1)
+    out = list(redactor.batches(lambda: ([d] for d in docs)))
+    first_text = out[0][0][0]["text"]
+    assert "ann@example.com" not in first_text and first_choice not in first_text
+
+
+def test_documents_that_change_between_the_two_reads_are_an_error(analyzer) -> None:
+    from ragassets.pii.redact import CorpusRedactor
+
+    calls = []
+
+    def read_batches():
+        calls.append(1)
+        yield [("a", "x@example.com"), ("b" if len(calls) == 1 else "c", "text")]
+
+    redactor = CorpusRedactor("c", PiiSettings(entities=["EMAIL_ADDRESS"]), analyzer, processes=1)
+    with pytest.raises(RuntimeError, match="changed while they were redacted"):
+        list(redactor.batches(read_batches))

@@ -6,6 +6,8 @@ memory: the tables hold redacted text, offsets, types, scores and the replacemen
 metadata holds counts and document ids.
 """
 
+from collections import Counter
+
 import dagster as dg
 import polars as pl
 
@@ -15,6 +17,7 @@ from ragassets.metadata import counts_metadata
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
+from ragassets.storage import StoredTable
 
 REDACTED_SCHEMA = {
     "corpus": pl.String,
@@ -62,23 +65,42 @@ def redaction(
     config: RedactionConfig,
     storage: StorageResource,
     pii: PiiResource,
-    documents: pl.DataFrame,
+    documents: StoredTable,
 ):
-    """Find PII in every document of the corpus and replace it (Presidio, offline by default)."""
+    """Find PII in every document of the corpus and replace it (Presidio, offline by default).
+
+    The documents are read a batch at a time (twice: find, then replace) and both tables are written
+    in row groups, so memory does not grow with the corpus."""
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
     policy = settings.pii
-    docs = list(zip(documents["doc_id"].to_list(), documents["text"].to_list(), strict=True))
     try:
-        result = pii.redact(corpus, docs, policy)
+        redactor = pii.redactor(corpus, policy)
     except ValueError as exc:  # a setting that cannot work: the message names it
         raise dg.Failure(description=str(exc)) from None
 
-    redacted = pl.DataFrame(result.documents, schema=REDACTED_SCHEMA)
-    findings = pl.DataFrame(result.findings, schema=FINDINGS_SCHEMA)
-    with_findings = int((redacted["n_findings"] > 0).sum()) if redacted.height else 0
+    def read_batches():
+        for batch in documents.batches(columns=["doc_id", "text"]):
+            yield list(zip(batch["doc_id"].to_list(), batch["text"].to_list(), strict=True))
+
+    total_chars = int(documents.read(["n_chars"])["n_chars"].sum()) if "n_chars" in documents.columns else None
+    by_recognizer: Counter[str] = Counter()
+    try:
+        with (
+            storage.table_writer("redacted_documents", corpus, REDACTED_SCHEMA) as redacted,
+            storage.table_writer("pii_findings", corpus, FINDINGS_SCHEMA) as findings,
+        ):
+            for doc_rows, finding_rows in redactor.batches(read_batches, total_chars=total_chars):
+                redacted.write(pl.DataFrame(doc_rows, schema=REDACTED_SCHEMA))
+                findings.write(pl.DataFrame(finding_rows, schema=FINDINGS_SCHEMA))
+                by_recognizer.update(r["recognizer"] for r in finding_rows)
+    except ValueError as exc:  # e.g. a pattern of the policy that cannot work: the message names it
+        raise dg.Failure(description=str(exc)) from None
+    result = redactor.summary
+    n_docs = result.n_documents
+    with_findings = result.n_documents_with_findings
     context.log.info(
-        f"{corpus}: {len(result.findings)} findings in {with_findings} of {redacted.height} documents "
+        f"{corpus}: {result.n_findings} findings in {with_findings} of {n_docs} documents "
         f"({', '.join(f'{t} {n}' for t, n in result.counts_by_type.items()) or 'none'}); "
         f"{result.docs_per_second:.0f} docs/s"
     )
@@ -93,9 +115,9 @@ def redaction(
         "operator": policy.operator,
         "threshold": policy.threshold,
         "entities": dg.MetadataValue.json(policy.entities),
-        "documents": redacted.height,
+        "documents": n_docs,
         "documents_with_findings": with_findings,
-        "findings": len(result.findings),
+        "findings": result.n_findings,
         **counts_metadata("findings_by_type", result.counts_by_type),
         "empty_documents": len(result.empty_doc_ids),
         "language_warnings": len(result.language_warnings),
@@ -118,16 +140,13 @@ def redaction(
             if policy.secret_env
             else "derived from the corpus name: set pii.secret_env for values no one can test guesses against"
         )
-    yield dg.Output(redacted, output_name="redacted_documents", metadata=metadata)
+    yield dg.Output(redacted.close(), output_name="redacted_documents", metadata=metadata)
     yield dg.Output(
-        findings,
+        findings.close(),
         output_name="pii_findings",
         metadata={
-            "findings": findings.height,
-            **counts_metadata(
-                "by_recognizer",
-                dict(findings.group_by("recognizer").len().iter_rows()) if findings.height else {},
-            ),
+            "findings": result.n_findings,
+            **counts_metadata("by_recognizer", dict(by_recognizer)),
             "findings_by_type": dg.MetadataValue.json(result.counts_by_type),
         },
     )

@@ -96,6 +96,27 @@ def test_pseudonymized_corpus_passes_the_gate_and_stores_no_original(sample_root
         assert value not in stored, value
 
 
+def test_redaction_in_small_batches_writes_what_one_batch_writes(sample_root: Path, monkeypatch) -> None:
+    """The stage reads the documents a batch at a time and writes row groups: same tables, gate passes."""
+    import pyarrow.parquet as pq
+
+    (sample_root / "corpora/sample/corpus.yaml").write_text("pii:\n  operator: pseudonym\n", encoding="utf-8")
+    warehouse = sample_root / "warehouse"
+    materialize("sample", "documents,redacted_documents,pii_findings")
+    whole = {a: pl.read_parquet(warehouse / a / "corpus=sample/data.parquet") for a in ("redacted_documents", "pii_findings")}
+    monkeypatch.setattr("ragassets.storage.BATCH_BYTES", 3_000)
+    result = materialize("sample", "redacted_documents,pii_findings")
+    check = check_results(result)["no_residual_pii"]
+    assert check.passed and check.metadata["texts_checked"].value == whole["redacted_documents"].height
+    path = warehouse / "redacted_documents/corpus=sample/data.parquet"
+    assert pq.ParquetFile(path).metadata.num_row_groups > 2
+    for asset, table in whole.items():
+        assert pl.read_parquet(warehouse / asset / "corpus=sample/data.parquet").equals(table), asset
+    meta = result.asset_materializations_for_node("redaction")[0].metadata
+    assert meta["documents"].value == whole["redacted_documents"].height
+    assert meta["findings"].value == whole["pii_findings"].height > 10
+
+
 def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
     from ragassets.definitions import defs
     from ragassets.defs.pii_gate import no_residual_pii_check
@@ -111,8 +132,12 @@ def test_the_gate_factory_adds_one_blocking_check_per_asset() -> None:
         no_residual_pii_check(asset="chunks", text_columns=[])
 
 
-def test_a_name_planted_into_the_chunks_fails_the_chunks_gate(sample_root: Path) -> None:
-    """The chunks gate judges each chunk in its redacted document, and still fails on what survives in one."""
+@pytest.mark.parametrize("batch_bytes", [None, 3_000], ids=["one batch", "batches of 3 kB"])
+def test_a_name_planted_into_the_chunks_fails_the_chunks_gate(sample_root: Path, monkeypatch, batch_bytes) -> None:
+    """The chunks gate judges each chunk in its redacted document, and still fails on what survives in one;
+    read in small batches (each with only its documents), it finds the same."""
+    if batch_bytes:
+        monkeypatch.setattr("ragassets.storage.BATCH_BYTES", batch_bytes)
     from ragassets.defs.chunks.checks import chunks_no_residual_pii
     from ragassets.defs.documents.assets import documents
     from ragassets.defs.redaction.assets import redaction
