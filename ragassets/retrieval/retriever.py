@@ -175,6 +175,14 @@ def same_text_groups(ids: Sequence[str], texts: Sequence[str]) -> dict[str, set[
     return {cid: by_text[key] for cid, key in zip(ids, keys) if len(by_text[key]) > 1}
 
 
+def self_retrieval_rows(n: int, sample: int = 500, seed: int = 0) -> list[int]:
+    """The positions (sorted) of the chunks :func:`self_retrieval` searches in a table of ``n`` rows."""
+    if n == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(n, size=min(sample, n), replace=False).tolist())
+
+
 def self_retrieval(
     retriever: Retriever,
     chunks: pl.DataFrame,
@@ -191,14 +199,19 @@ def self_retrieval(
     With ``cache`` and a symmetric embedder (a query gets the same vector as a document of the same
     text, e.g. MiniLM), the query vectors are the cached vectors of those texts: the same numbers a
     fresh embedding gives, without paying for it again on CPU.
+
+    ``chunks`` is the whole table; a caller that reads it from disk can pick the same rows with
+    :func:`self_retrieval_rows` and pass only those to :func:`search_own_texts`.
     """
-    n = chunks.height
-    if n == 0:
+    rows = self_retrieval_rows(chunks.height, sample, seed)
+    return search_own_texts(retriever, chunks.select("chunk_id", "text")[rows], cache)
+
+
+def search_own_texts(retriever: Retriever, picked: pl.DataFrame, cache: EmbeddingCache | None = None) -> dict[str, Any]:
+    """:func:`self_retrieval` on the chunks ``picked`` (columns chunk_id, text): each is searched by its
+    text and found when rank 1 is itself or an indexed chunk of the same text, whitespace aside."""
+    if picked.height == 0:
         return {"rate": 1.0, "sampled": 0, "found": 0, "misses": []}
-    rng = np.random.default_rng(seed)
-    rows = sorted(rng.choice(n, size=min(sample, n), replace=False).tolist())
-    picked = chunks.select("chunk_id", "text")[rows]
-    same_text = same_text_groups(chunks["chunk_id"].to_list(), chunks["text"].to_list())
     queries = picked["text"].to_list()
     if cache is not None and retriever.embedder.symmetric:
         results = retriever.search_vectors(embed_documents_cached(retriever.embedder, queries, cache), k=1)
@@ -207,9 +220,15 @@ def self_retrieval(
     found = 0
     misses: list[dict[str, Any]] = []
     for (cid, text), hits in zip(picked.iter_rows(), results):
-        top = hits[0].chunk_id if hits else None
-        if top is not None and top in same_text.get(cid, {cid}):
+        top = hits[0] if hits else None
+        if top is not None and (top.chunk_id == cid or _same_text(top.text, text)):
             found += 1
         elif len(misses) < 10:
-            misses.append({"chunk_id": cid, "rank1": top, "score": hits[0].score if hits else None})
-    return {"rate": found / len(rows), "sampled": len(rows), "found": found, "misses": misses}
+            misses.append({"chunk_id": cid, "rank1": top.chunk_id if top else None, "score": top.score if top else None})
+    return {"rate": found / picked.height, "sampled": picked.height, "found": found, "misses": misses}
+
+
+def _same_text(a: str, b: str) -> bool:
+    """The same text for every embedder: equal once runs of whitespace are one space (as in
+    :func:`same_text_groups`)."""
+    return " ".join(a.split()) == " ".join(b.split())

@@ -33,7 +33,7 @@ import itertools
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -781,27 +781,73 @@ def document_coverage(documents: pl.DataFrame, chunks: pl.DataFrame) -> dict[str
     }
 
 
+class ChunkSummary:
+    """The figures of :func:`summarize_chunks`, gathered batch by batch.
+
+    Each :meth:`add` takes a batch of whole documents and their chunks (a document never spans two
+    batches, and doc_ids are unique), so per-document figures (clean ends, coverage) combine by sum
+    and min; only the chunks' token counts are kept, as integers, for the quantiles.
+    """
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.documents_chunked = 0
+        self.mid_sentence_ends = 0
+        self.min_coverage: float | None = None
+        self._tokens: list[np.ndarray] = []
+
+    def add(self, documents: pl.DataFrame, chunks: pl.DataFrame) -> None:
+        """Count one batch: ``documents`` (doc_id, text) and the chunks of exactly those documents."""
+        texts = dict(documents.select("doc_id", "text").iter_rows())
+        self.mid_sentence_ends += sum(
+            not ends_cleanly(texts.get(doc_id) or "", end)
+            for doc_id, end in chunks.select("doc_id", "char_end").iter_rows()
+        )
+        cov = document_coverage(documents, chunks)
+        if cov:
+            low = min(cov.values())
+            self.min_coverage = low if self.min_coverage is None else min(self.min_coverage, low)
+        if chunks.height:
+            self.chunks += chunks.height
+            self.documents_chunked += chunks["doc_id"].n_unique()
+            self._tokens.append(chunks["n_tokens"].to_numpy().astype(np.int64, copy=False))
+
+    def figures(self, stats: ChunkStats | None = None) -> dict:
+        """Sizes, clean ends, coverage (and the chunker's ``stats``) for the asset's metadata."""
+        tokens = pl.Series(np.concatenate(self._tokens)) if self._tokens else pl.Series([0])
+        out = {
+            "chunks": self.chunks,
+            "documents_chunked": self.documents_chunked,
+            "tokens_total": int(tokens.sum()),
+            "tokens_p50": int(tokens.quantile(0.5, "nearest") or 0),
+            "tokens_p95": int(tokens.quantile(0.95, "nearest") or 0),
+            "tokens_max": int(tokens.max() or 0),
+            "ends_mid_sentence_share": round(self.mid_sentence_ends / self.chunks, 4) if self.chunks else 0.0,
+            "min_document_coverage": round(self.min_coverage, 4) if self.min_coverage is not None else 1.0,
+        }
+        if stats is not None:
+            out.update({f"chunker/{k}": v for k, v in vars(stats).items()})
+        return out
+
+
 def summarize_chunks(documents: pl.DataFrame, chunks: pl.DataFrame, stats: ChunkStats | None = None) -> dict:
     """Figures about a chunking run for the asset's metadata: sizes, clean ends, coverage, tables."""
-    texts = dict(documents.select("doc_id", "text").iter_rows())
-    ends: dict[str, list[int]] = {}
-    for doc_id, end in chunks.select("doc_id", "char_end").iter_rows():
-        ends.setdefault(doc_id, []).append(end)
-    n_mid = sum(
-        not ends_cleanly(texts.get(doc_id) or "", e) for doc_id, doc_ends in ends.items() for e in doc_ends
-    )
-    cov = document_coverage(documents, chunks)
-    tokens = chunks["n_tokens"] if chunks.height else pl.Series([0])
-    out = {
-        "chunks": chunks.height,
-        "documents_chunked": chunks["doc_id"].n_unique() if chunks.height else 0,
-        "tokens_total": int(tokens.sum()),
-        "tokens_p50": int(tokens.quantile(0.5, "nearest") or 0),
-        "tokens_p95": int(tokens.quantile(0.95, "nearest") or 0),
-        "tokens_max": int(tokens.max() or 0),
-        "ends_mid_sentence_share": round(n_mid / chunks.height, 4) if chunks.height else 0.0,
-        "min_document_coverage": round(min(cov.values()), 4) if cov else 1.0,
-    }
-    if stats is not None:
-        out.update({f"chunker/{k}": v for k, v in vars(stats).items()})
-    return out
+    summary = ChunkSummary()
+    summary.add(documents, chunks)
+    return summary.figures(stats)
+
+
+def chunk_batches(
+    documents: Iterable[pl.DataFrame],
+    chunker: Chunker,
+    stats: ChunkStats | None = None,
+    summary: ChunkSummary | None = None,
+) -> Iterator[pl.DataFrame]:
+    """:func:`chunk_frame` over batches of whole documents: one chunks frame per batch, together the
+    same rows, ids and order as the whole table gives (a chunk depends only on its own document).
+    ``summary``, when given, counts every batch."""
+    for batch in documents:
+        table = chunk_frame(batch, chunker, stats)
+        if summary is not None:
+            summary.add(batch, table)
+        yield table

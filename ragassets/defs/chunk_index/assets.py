@@ -1,7 +1,6 @@
 """`chunk_index`: chunk embeddings (a table) and a FAISS index over them (an artifact), for retrieval."""
 
 import dagster as dg
-import polars as pl
 
 from ragassets.defs.chunk_index.config import ChunkIndexConfig
 from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
@@ -9,8 +8,9 @@ from ragassets.embed.providers import EmbedderError
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource, embedder_metadata
 from ragassets.resources.storage import StorageResource
-from ragassets.retrieval.build import build_chunk_index
+from ragassets.retrieval.build import build_chunk_index, chunk_text_batches, embeddings_schema
 from ragassets.retrieval.index import INDEX_FILE, IndexConfig, export_faiss_dir, write_index_artifact
+from ragassets.storage import BATCH_BYTES, StagedTable, StoredTable
 
 ASSET = "chunk_index"
 
@@ -31,21 +31,30 @@ def chunk_index(
     config: ChunkIndexConfig,
     storage: StorageResource,
     embedder: EmbedderResource,
-    chunks: pl.DataFrame,
-) -> dg.Output[pl.DataFrame]:
-    """Embed the chunks (cached), build and write the index atomically, export it."""
+    chunks: StoredTable,
+) -> dg.Output[StagedTable]:
+    """Embed the chunks (cached) a batch at a time into the embeddings table, build and write the index
+    atomically (it holds every vector), export it."""
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
     emb = embedder.for_corpus(settings)
+    batches = chunk_text_batches(chunks.batches(columns=["chunk_id", "text"], target_bytes=BATCH_BYTES))
     try:
-        build = build_chunk_index(
-            corpus, chunks, emb, embedder.cache(storage.root, settings), IndexConfig.from_settings(settings.embedder)
-        )
+        with storage.table_writer(ASSET, corpus, embeddings_schema(emb.dim)) as out:
+            build = build_chunk_index(
+                corpus, batches, emb, embedder.cache(storage.root, settings),
+                IndexConfig.from_settings(settings.embedder), rows=chunks.num_rows, write=out.write,
+            )
     except EmbedderError as exc:
         raise dg.Failure(f"embedding the chunks of '{corpus}' failed: {exc}") from None
-    directory = storage.artifact_dir(ASSET, corpus)
-    manifest = write_index_artifact(directory, build.index, build.ids, emb.spec(), build.info)
-    export = export_faiss_dir(directory, storage.export_dir(corpus) / "faiss_index")
+    staged = out.close()
+    try:
+        directory = storage.artifact_dir(ASSET, corpus)
+        manifest = write_index_artifact(directory, build.index, build.ids, emb.spec(), build.info)
+        export = export_faiss_dir(directory, storage.export_dir(corpus) / "faiss_index")
+    except BaseException:
+        staged.discard()
+        raise
     index_file = manifest["files"][INDEX_FILE]
     context.log.info(
         f"{corpus}: {len(build.ids)} vectors ({build.cache.hits} from cache), {build.info['index_type']} index, "
@@ -69,4 +78,4 @@ def chunk_index(
     if "recall_at_10" in build.info:
         metadata["recall_at_10"] = round(build.info["recall_at_10"], 4)
         metadata["recall_sample"] = build.info["recall_sample"]
-    return dg.Output(build.embeddings, metadata={k: v for k, v in metadata.items() if v is not None})
+    return dg.Output(staged, metadata={k: v for k, v in metadata.items() if v is not None})

@@ -1,14 +1,13 @@
 """Checks on `chunk_index`: the index artifact agrees with the chunks table (each chunk finds itself)."""
 
 import dagster as dg
-import polars as pl
 
 from ragassets.defs.common import checked_settings, corpus_of
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
 from ragassets.retrieval.index import IndexArtifactError
-from ragassets.retrieval.retriever import Retriever
-from ragassets.retrieval.retriever import self_retrieval as measure_self_retrieval
+from ragassets.retrieval.retriever import Retriever, search_own_texts, self_retrieval_rows
+from ragassets.storage import StoredTable
 
 
 @dg.asset_check(
@@ -21,7 +20,7 @@ from ragassets.retrieval.retriever import self_retrieval as measure_self_retriev
 )
 def self_retrieval(
     context: dg.AssetCheckExecutionContext,
-    chunks: pl.DataFrame,
+    chunks: StoredTable,
     storage: StorageResource,
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
@@ -33,7 +32,11 @@ def self_retrieval(
     except IndexArtifactError as exc:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc))
     cache = embedder.cache(storage.root, settings)  # a symmetric embedder's query vectors are cached
-    res = measure_self_retrieval(retriever, chunks, sample=s.self_retrieval_sample, cache=cache)
+    # the rows self_retrieval() would sample from the whole table, read alone
+    ids = chunks.read(["chunk_id"])["chunk_id"]
+    sampled = ids.gather(self_retrieval_rows(ids.len(), s.self_retrieval_sample)).to_list()
+    picked = chunks.rows_where("chunk_id", sampled, columns=["chunk_id", "text"])
+    res = search_own_texts(retriever, picked, cache=cache)
     rate = res["rate"]
     severity = dg.AssetCheckSeverity.ERROR if rate < s.self_retrieval_error_below else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(

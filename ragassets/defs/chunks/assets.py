@@ -1,7 +1,6 @@
 """`chunks`: the redacted documents cut where a person would, sized for the embedder that reads them."""
 
 import dagster as dg
-import polars as pl
 
 from ragassets.defs.chunks.config import ChunksConfig
 from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
@@ -9,8 +8,9 @@ from ragassets.embed.sizing import chunker_for
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
-from ragassets.retrieval.build import write_chunks_jsonl
-from ragassets.text.chunking import ChunkStats, chunk_frame, summarize_chunks
+from ragassets.retrieval.build import chunks_jsonl_writer
+from ragassets.storage import BATCH_BYTES, StagedTable, StoredTable
+from ragassets.text.chunking import CHUNKS_SCHEMA, ChunkStats, ChunkSummary, chunk_batches
 from ragassets.text.tokens import TokenizerNotFound
 
 UPSTREAM = "redacted_documents"
@@ -33,28 +33,33 @@ def chunks(
     config: ChunksConfig,
     storage: StorageResource,
     embedder: EmbedderResource,
-    documents: pl.DataFrame,
-) -> dg.Output[pl.DataFrame]:
-    """Chunk every redacted document of the corpus and export the chunks as JSONL."""
+    documents: StoredTable,
+) -> dg.Output[StagedTable]:
+    """Chunk the redacted documents a batch at a time (about BATCH_BYTES of text) into the table and
+    the JSONL export, so memory follows the batch, not the corpus."""
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
     try:
         chunker, sizing = chunker_for(settings.chunks, embedder.for_corpus(settings))
     except TokenizerNotFound as exc:
         raise dg.Failure(str(exc)) from None
-    stats = ChunkStats()
-    table = chunk_frame(documents, chunker, stats)
-    export = write_chunks_jsonl(table, storage.export_dir(corpus) / "chunks.jsonl")
-    summary = summarize_chunks(documents, table, stats)
+    stats, summary = ChunkStats(), ChunkSummary()
+    export = storage.export_dir(corpus) / "chunks.jsonl"
+    batches = documents.batches(columns=["corpus", "doc_id", "text"], target_bytes=BATCH_BYTES)
+    with storage.table_writer("chunks", corpus, CHUNKS_SCHEMA) as out, chunks_jsonl_writer(export) as to_jsonl:
+        for table in chunk_batches(batches, chunker, stats, summary):
+            out.write(table)
+            to_jsonl(table)
+    figures = summary.figures(stats)
     context.log.info(
-        f"{corpus}: {documents.height} documents -> {table.height} chunks "
-        f"(p50 {summary['tokens_p50']} tokens, max {summary['tokens_max']}; tokenizer {sizing['tokenizer']})"
+        f"{corpus}: {documents.num_rows} documents -> {figures['chunks']} chunks "
+        f"(p50 {figures['tokens_p50']} tokens, max {figures['tokens_max']}; tokenizer {sizing['tokenizer']})"
     )
     return dg.Output(
-        table,
+        out.close(),
         metadata={
             **settings_metadata(settings, config),
-            **summary,
+            **figures,
             **{k: v for k, v in sizing.items() if v is not None},
             "export": dg.MetadataValue.path(str(export)),
         },

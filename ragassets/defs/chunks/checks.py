@@ -8,7 +8,8 @@ from ragassets.defs.common import checked_settings
 from ragassets.defs.pii_gate import no_residual_pii_check
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
-from ragassets.text.chunking import document_coverage
+from ragassets.storage import StoredTable
+from ragassets.text.chunking import coverage
 
 
 @dg.asset_check(
@@ -16,14 +17,17 @@ from ragassets.text.chunking import document_coverage
     blocking=True,
     description="Every chunk has text: an empty chunk would be embedded, indexed and asked about.",
 )
-def chunks_not_empty(chunks: pl.DataFrame) -> dg.AssetCheckResult:
-    empty = chunks.filter(pl.col("text").is_null() | (pl.col("text").str.strip_chars() == ""))
+def chunks_not_empty(chunks: StoredTable) -> dg.AssetCheckResult:
+    n_empty, empty_ids = 0, []
+    for batch in chunks.batches(columns=["chunk_id", "text"]):
+        empty = batch.filter(pl.col("text").is_null() | (pl.col("text").str.strip_chars() == ""))
+        n_empty += empty.height
+        empty_ids.extend(empty["chunk_id"].head(20 - len(empty_ids)).to_list())
     return dg.AssetCheckResult(
-        passed=empty.height == 0,
+        passed=n_empty == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if empty.height == 0 else f"{empty.height} empty chunk(s)",
-        metadata={"chunks": chunks.height, "empty": empty.height,
-                  "empty_chunk_ids": dg.MetadataValue.json(empty["chunk_id"].head(20).to_list())},
+        description=None if n_empty == 0 else f"{n_empty} empty chunk(s)",
+        metadata={"chunks": chunks.num_rows, "empty": n_empty, "empty_chunk_ids": dg.MetadataValue.json(empty_ids)},
     )
 
 
@@ -34,15 +38,16 @@ def chunks_not_empty(chunks: pl.DataFrame) -> dg.AssetCheckResult:
 )
 def chunk_sizes_within_bounds(
     context: dg.AssetCheckExecutionContext,
-    chunks: pl.DataFrame,
+    chunks: StoredTable,
     storage: StorageResource,
     embedder: EmbedderResource,
 ) -> dg.AssetCheckResult:
     settings = checked_settings(context, storage.root, "chunks")
     window = embedder.for_corpus(settings).max_tokens
     size = settings.chunks.chunk_size
-    over_size = chunks.filter(pl.col("n_tokens") > size).height
-    over_window = chunks.filter(pl.col("n_tokens") > window).height if window else 0
+    n_tokens = chunks.read(["n_tokens"])["n_tokens"]  # one integer a chunk
+    over_size = int((n_tokens > size).sum())
+    over_window = int((n_tokens > window).sum()) if window else 0
     return dg.AssetCheckResult(
         passed=over_window == 0,
         severity=dg.AssetCheckSeverity.WARN,
@@ -55,7 +60,7 @@ def chunk_sizes_within_bounds(
             "embedder_window_tokens": window or 0,
             "over_chunk_size": over_size,
             "over_window": over_window,
-            "tokens_max": int(chunks["n_tokens"].max() or 0) if chunks.height else 0,
+            "tokens_max": int(n_tokens.max() or 0) if n_tokens.len() else 0,
         },
     )
 
@@ -69,12 +74,19 @@ def chunk_sizes_within_bounds(
 )
 def chunks_cover_documents(
     context: dg.AssetCheckExecutionContext,
-    chunks: pl.DataFrame,
-    documents: pl.DataFrame,
+    chunks: StoredTable,
+    documents: StoredTable,
     storage: StorageResource,
 ) -> dg.AssetCheckResult:
     threshold = checked_settings(context, storage.root, "chunks").chunks.min_coverage
-    cov = document_coverage(documents, chunks)
+    # the chunks' spans are three small columns; the documents' texts come a batch at a time
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for doc_id, s, e in chunks.read(["doc_id", "char_start", "char_end"]).iter_rows():
+        spans.setdefault(doc_id, []).append((s, e))
+    cov: dict[str, float] = {}
+    for batch in documents.batches(columns=["doc_id", "text"]):
+        for doc_id, text in batch.iter_rows():
+            cov[doc_id] = coverage(text or "", spans.get(doc_id, []))
     low = {doc_id: round(c, 4) for doc_id, c in sorted(cov.items(), key=lambda kv: kv[1]) if c < threshold}
     return dg.AssetCheckResult(
         passed=not low,

@@ -92,6 +92,32 @@ def test_stage_on_the_sample_corpus(sample_root):
     assert pl.read_parquet(paths.table_path("chunks", "sample", sample_root))["chunk_id"].to_list() == ids
 
 
+def test_stage_in_tiny_batches_writes_the_same_tables_exports_and_figures(sample_root, monkeypatch):
+    """The streaming stages read their upstream a row at a time: the tables (row groups aside), the
+    JSONL export and the chunk figures are those of the one-batch run."""
+    import pyarrow.parquet as pq
+
+    import ragassets.defs.chunk_index.assets as index_assets
+    import ragassets.defs.chunks.assets as chunks_assets
+
+    def outputs(result):
+        cmat = materialization(result, "chunks")
+        figures = {k: meta(cmat, k) for k in cmat.metadata if k.startswith(("chunk", "tokens", "ends", "min_", "doc"))}
+        tables = {a: paths.table_path(a, "sample", sample_root) for a in ("chunks", "chunk_index")}
+        groups = {a: pq.ParquetFile(p).metadata.num_row_groups for a, p in tables.items()}
+        export = (paths.export_dir("sample", sample_root) / "chunks.jsonl").read_bytes()
+        return {a: pl.read_parquet(p) for a, p in tables.items()}, export, figures, groups
+
+    tables, export, figures, groups = outputs(run_stage("sample"))
+    assert groups == {"chunks": 1, "chunk_index": 1} and figures["chunks"] == tables["chunks"].height > 5
+    for module in (chunks_assets, index_assets):
+        monkeypatch.setattr(module, "BATCH_BYTES", 1)  # one row a batch
+    tiny_tables, tiny_export, tiny_figures, tiny_groups = outputs(run_stage("sample"))
+    assert tiny_groups["chunks"] > 1 and tiny_groups["chunk_index"] == tables["chunks"].height
+    assert tiny_tables["chunks"].equals(tables["chunks"]) and tiny_tables["chunk_index"].equals(tables["chunk_index"])
+    assert tiny_export == export and tiny_figures == figures
+
+
 def test_corpus_settings_change_the_chunking(sample_root):
     (sample_root / "corpora" / "sample" / "corpus.yaml").write_text("chunks: {chunk_size: 64, chunk_overlap: 8}\n")
     result = materialize("sample", upstream_and("chunks"))
@@ -139,13 +165,16 @@ def test_stage_on_the_apollo_13_report(data_root, warm_embedding_cache):
     assert any("oxygen" in h.text.lower() and "tank" in h.text.lower() for h in hits)
 
 
-def test_empty_chunk_check_fails_with_error():
+def test_empty_chunk_check_fails_with_error(tmp_path):
     from dagster import AssetCheckSeverity
 
     from ragassets.defs.chunks.checks import chunks_not_empty
+    from ragassets.storage import StoredTable
 
     table = pl.DataFrame({"chunk_id": ["a", "b", "c"], "text": ["text", "  \n", None]})
-    result = chunks_not_empty(chunks=table)
+    table.write_parquet(tmp_path / "all.parquet", row_group_size=1)
+    table.head(1).write_parquet(tmp_path / "first.parquet")
+    result = chunks_not_empty(chunks=StoredTable(tmp_path / "all.parquet"))
     assert not result.passed and result.severity == AssetCheckSeverity.ERROR
-    assert result.metadata["empty"].value == 2
-    assert chunks_not_empty(chunks=table.head(1)).passed
+    assert result.metadata["empty"].value == 2 and result.metadata["empty_chunk_ids"].value == ["b", "c"]
+    assert chunks_not_empty(chunks=StoredTable(tmp_path / "first.parquet")).passed
