@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,14 +55,23 @@ def list_corpus_files(root: Path) -> list[Path]:
 
 @dataclass
 class IngestResult:
+    """What reading a corpus folder gave: documents (unless they were handed out as they were read,
+    see :func:`ingest_corpus`), rejections, and counts that cover every document either way."""
+
     documents: list[Document] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     files_seen: int = 0
     bytes_read: int = 0
+    sources: set[str] = field(default_factory=set)  # files that gave at least one document
+    documents_read: int = 0
+
+    @property
+    def ingested_sources(self) -> set[str]:
+        return self.sources | {d.source_path for d in self.documents}
 
     @property
     def files_ingested(self) -> int:
-        return len({d.source_path for d in self.documents})
+        return len(self.ingested_sources)
 
     @property
     def duplicates(self) -> int:
@@ -70,8 +80,7 @@ class IngestResult:
     @property
     def files_rejected(self) -> int:
         """Files with no document at all that are not duplicates (a JSONL file with some good lines is ingested)."""
-        ingested = {d.source_path for d in self.documents}
-        return len({r.source_path for r in self.rejections if r.reason != DUPLICATE} - ingested)
+        return len({r.source_path for r in self.rejections if r.reason != DUPLICATE} - self.ingested_sources)
 
     def rejected_by_reason(self) -> dict[str, int]:
         return dict(Counter(r.reason for r in self.rejections if r.reason != DUPLICATE))
@@ -85,8 +94,15 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def ingest_corpus(root: Path, settings: DocumentsSettings) -> IngestResult:
-    """Read every file under ``root`` into documents, or rejections with a reason."""
+def ingest_corpus(
+    root: Path, settings: DocumentsSettings, on_document: Callable[[Document], None] | None = None
+) -> IngestResult:
+    """Read every file under ``root`` into documents, or rejections with a reason.
+
+    With ``on_document``, each document is handed to it as soon as its file is read and not kept in
+    ``result.documents``, so a large corpus need not be held whole; the counts and rejections are
+    the same either way.
+    """
     root = root.resolve()
     result = IngestResult()
     first_by_hash: dict[str, str] = {}
@@ -140,7 +156,13 @@ def ingest_corpus(root: Path, settings: DocumentsSettings) -> IngestResult:
         read = read_file(path, data, rel, settings)
         if digest is not None and read.documents:
             first_by_hash[digest] = rel
-        result.documents.extend(read.documents)
+        for doc in read.documents:
+            result.sources.add(doc.source_path)
+            result.documents_read += 1
+            if on_document is None:
+                result.documents.append(doc)
+            else:
+                on_document(doc)
         result.rejections.extend(read.rejections)
     return result
 

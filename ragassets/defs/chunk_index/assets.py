@@ -10,7 +10,7 @@ from ragassets.resources.embedder import EmbedderResource, embedder_metadata
 from ragassets.resources.storage import StorageResource
 from ragassets.retrieval.build import build_chunk_index, chunk_text_batches, embeddings_schema
 from ragassets.retrieval.index import INDEX_FILE, IndexConfig, export_faiss_dir, write_index_artifact
-from ragassets.storage import BATCH_BYTES, StagedTable, StoredTable
+from ragassets.storage import StagedTable, StoredTable
 
 ASSET = "chunk_index"
 
@@ -38,7 +38,7 @@ def chunk_index(
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
     emb = embedder.for_corpus(settings)
-    batches = chunk_text_batches(chunks.batches(columns=["chunk_id", "text"], target_bytes=BATCH_BYTES))
+    batches = chunk_text_batches(chunks.batches(columns=["chunk_id", "text"]))
     try:
         with storage.table_writer(ASSET, corpus, embeddings_schema(emb.dim)) as out:
             build = build_chunk_index(

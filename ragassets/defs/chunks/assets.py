@@ -9,7 +9,7 @@ from ragassets.partitions import corpus_partitions
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
 from ragassets.retrieval.build import chunks_jsonl_writer
-from ragassets.storage import BATCH_BYTES, StagedTable, StoredTable
+from ragassets.storage import StagedTable, StoredTable
 from ragassets.text.chunking import CHUNKS_SCHEMA, ChunkStats, ChunkSummary, chunk_batches
 from ragassets.text.tokens import TokenizerNotFound
 
@@ -45,7 +45,7 @@ def chunks(
         raise dg.Failure(str(exc)) from None
     stats, summary = ChunkStats(), ChunkSummary()
     export = storage.export_dir(corpus) / "chunks.jsonl"
-    batches = documents.batches(columns=["corpus", "doc_id", "text"], target_bytes=BATCH_BYTES)
+    batches = documents.batches(columns=["corpus", "doc_id", "text"])
     with storage.table_writer("chunks", corpus, CHUNKS_SCHEMA) as out, chunks_jsonl_writer(export) as to_jsonl:
         for table in chunk_batches(batches, chunker, stats, summary):
             out.write(table)

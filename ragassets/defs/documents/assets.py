@@ -1,49 +1,21 @@
 """`documents` and `rejected_documents`: every file of a corpus folder, read or explained."""
 
-import json
-
 import dagster as dg
-import polars as pl
 
 from ragassets.defs.common import corpus_of, corpus_settings, settings_metadata
 from ragassets.defs.documents.config import DocumentsConfig
-from ragassets.ingest.corpus import IngestResult, ingest_corpus
+from ragassets.ingest.corpus import ingest_corpus
+from ragassets.ingest.tables import (  # noqa: F401  (documents_frame: bench/ builds the table whole)
+    DOCUMENTS_SCHEMA,
+    REJECTED_SCHEMA,
+    DocumentBatches,
+    documents_frame,
+    rejected_frame,
+)
 from ragassets.metadata import counts_metadata
 from ragassets.partitions import corpus_partitions
 from ragassets.resources.storage import StorageResource
 
-DOCUMENTS_SCHEMA = {
-    "corpus": pl.String,
-    "doc_id": pl.String,
-    "source_path": pl.String,
-    "format": pl.String,
-    "title": pl.String,
-    "text": pl.String,
-    "n_chars": pl.Int64,
-    "metadata": pl.String,
-}
-REJECTED_SCHEMA = {"corpus": pl.String, "source_path": pl.String, "reason": pl.String, "detail": pl.String}
-
-def documents_frame(corpus: str, result: IngestResult) -> pl.DataFrame:
-    rows = [
-        {
-            "corpus": corpus,
-            "doc_id": d.doc_id,
-            "source_path": d.source_path,
-            "format": d.format,
-            "title": d.title,
-            "text": d.text,
-            "n_chars": len(d.text),
-            "metadata": json.dumps(d.metadata, ensure_ascii=False, sort_keys=True, default=str),
-        }
-        for d in result.documents
-    ]
-    return pl.DataFrame(rows, schema=DOCUMENTS_SCHEMA)
-
-def rejected_frame(corpus: str, result: IngestResult) -> pl.DataFrame:
-    rows = [{"corpus": corpus, "source_path": r.source_path, "reason": r.reason, "detail": r.detail}
-            for r in result.rejections]
-    return pl.DataFrame(rows, schema=REJECTED_SCHEMA)
 
 @dg.multi_asset(
     outs={
@@ -63,21 +35,24 @@ def rejected_frame(corpus: str, result: IngestResult) -> pl.DataFrame:
     partitions_def=corpus_partitions,
 )
 def documents(context: dg.AssetExecutionContext, config: DocumentsConfig, storage: StorageResource):
-    """Read every file of the corpus folder; a bad file is rejected with its reason, never lost."""
+    """Read every file of the corpus folder; a bad file is rejected with its reason, never lost. The
+    documents are written as they are read, in row groups of about BATCH_BYTES of text."""
     corpus = corpus_of(context)
     settings = corpus_settings(context, storage.root, config)
     folder = storage.corpus_dir(corpus)
     if not folder.is_dir():
         raise dg.Failure(f"corpus folder {folder} does not exist; create it and put documents in it")
-    result = ingest_corpus(folder, settings.documents)
-    docs = documents_frame(corpus, result)
+    with storage.table_writer("documents", corpus, DOCUMENTS_SCHEMA) as out:
+        docs = DocumentBatches(corpus, out.write)
+        result = ingest_corpus(folder, settings.documents, on_document=docs)
+        docs.flush()
     rejected = rejected_frame(corpus, result)
     context.log.info(
-        f"{corpus}: {result.files_seen} files, {result.files_ingested} ingested as {docs.height} documents, "
+        f"{corpus}: {result.files_seen} files, {result.files_ingested} ingested as {docs.documents} documents, "
         f"{result.duplicates} duplicates, {result.files_rejected} rejected"
     )
     yield dg.Output(
-        docs,
+        out.close(),
         output_name="documents",
         metadata={
             **settings_metadata(settings, config),
@@ -85,9 +60,9 @@ def documents(context: dg.AssetExecutionContext, config: DocumentsConfig, storag
             "files_ingested": result.files_ingested,
             "duplicates": result.duplicates,
             "files_rejected": result.files_rejected,
-            "total_chars": int(docs["n_chars"].sum()) if docs.height else 0,
+            "total_chars": docs.total_chars,
             "bytes_read": result.bytes_read,
-            **counts_metadata("formats", dict(docs.group_by("format").len().iter_rows()) if docs.height else {}),
+            **counts_metadata("formats", dict(docs.formats)),
         },
     )
     yield dg.Output(

@@ -7,6 +7,7 @@ import polars as pl
 from ragassets.defs.common import corpus_of
 from ragassets.ingest.corpus import list_corpus_files, unaccounted_files
 from ragassets.resources.storage import StorageResource
+from ragassets.storage import StoredTable
 
 
 @dg.asset_check(
@@ -17,12 +18,12 @@ from ragassets.resources.storage import StorageResource
 )
 def every_file_accounted_for(
     context: dg.AssetCheckExecutionContext,
-    documents: pl.DataFrame,
+    documents: StoredTable,
     rejected_documents: pl.DataFrame,
     storage: StorageResource,
 ) -> dg.AssetCheckResult:
     folder = storage.corpus_dir(corpus_of(context))
-    ingested = set(documents["source_path"].to_list())
+    ingested = set(documents.read(["source_path"])["source_path"].to_list())
     rejected = set(rejected_documents["source_path"].to_list())
     missing = unaccounted_files(folder, ingested, rejected)
     duplicates = rejected_documents.filter(pl.col("reason") == "duplicate").height
@@ -47,11 +48,12 @@ def every_file_accounted_for(
     blocking=True,
     description="At least one document was ingested; otherwise the rejection reasons say why not.",
 )
-def has_documents(documents: pl.DataFrame, rejected_documents: pl.DataFrame) -> dg.AssetCheckResult:
+def has_documents(documents: StoredTable, rejected_documents: pl.DataFrame) -> dg.AssetCheckResult:
     reasons = dict(rejected_documents.group_by("reason").len().iter_rows()) if rejected_documents.height else {}
+    n = documents.num_rows
     return dg.AssetCheckResult(
-        passed=documents.height > 0,
+        passed=n > 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if documents.height else "no document was ingested: see rejected_by_reason",
-        metadata={"documents": documents.height, "rejected_by_reason": dg.MetadataValue.json(reasons)},
+        description=None if n else "no document was ingested: see rejected_by_reason",
+        metadata={"documents": n, "rejected_by_reason": dg.MetadataValue.json(reasons)},
     )

@@ -93,28 +93,26 @@ def test_stage_on_the_sample_corpus(sample_root):
 
 
 def test_stage_in_tiny_batches_writes_the_same_tables_exports_and_figures(sample_root, monkeypatch):
-    """The streaming stages read their upstream a row at a time: the tables (row groups aside), the
-    JSONL export and the chunk figures are those of the one-batch run."""
+    """The streaming stages (documents, chunks, chunk_index) work a few rows at a time: the tables (row
+    groups aside), the JSONL export and the chunk figures are those of the one-batch run."""
     import pyarrow.parquet as pq
-
-    import ragassets.defs.chunk_index.assets as index_assets
-    import ragassets.defs.chunks.assets as chunks_assets
 
     def outputs(result):
         cmat = materialization(result, "chunks")
         figures = {k: meta(cmat, k) for k in cmat.metadata if k.startswith(("chunk", "tokens", "ends", "min_", "doc"))}
-        tables = {a: paths.table_path(a, "sample", sample_root) for a in ("chunks", "chunk_index")}
+        tables = {a: paths.table_path(a, "sample", sample_root) for a in ("documents", "chunks", "chunk_index")}
         groups = {a: pq.ParquetFile(p).metadata.num_row_groups for a, p in tables.items()}
         export = (paths.export_dir("sample", sample_root) / "chunks.jsonl").read_bytes()
         return {a: pl.read_parquet(p) for a, p in tables.items()}, export, figures, groups
 
     tables, export, figures, groups = outputs(run_stage("sample"))
-    assert groups == {"chunks": 1, "chunk_index": 1} and figures["chunks"] == tables["chunks"].height > 5
-    for module in (chunks_assets, index_assets):
-        monkeypatch.setattr(module, "BATCH_BYTES", 1)  # one row a batch
+    assert groups == {"documents": 1, "chunks": 1, "chunk_index": 1}
+    assert figures["chunks"] == tables["chunks"].height > 5
+    monkeypatch.setattr("ragassets.storage.BATCH_BYTES", 2_000)  # a document or a few chunks a batch
     tiny_tables, tiny_export, tiny_figures, tiny_groups = outputs(run_stage("sample"))
-    assert tiny_groups["chunks"] > 1 and tiny_groups["chunk_index"] == tables["chunks"].height
-    assert tiny_tables["chunks"].equals(tables["chunks"]) and tiny_tables["chunk_index"].equals(tables["chunk_index"])
+    assert min(tiny_groups.values()) > 1, tiny_groups
+    for asset, table in tables.items():
+        assert tiny_tables[asset].equals(table), asset
     assert tiny_export == export and tiny_figures == figures
 
 
