@@ -49,3 +49,18 @@ def test_definitions_snapshot():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(current)
     assert current == SNAPSHOT.read_text(), "definitions changed: regenerate with RAGASSETS_UPDATE_SNAPSHOTS=1"
+
+
+def test_loading_the_code_location_does_not_load_the_heavy_libraries():
+    """The orchestrator, the UI's code server and every step process import the definitions: Presidio,
+    spaCy, torch and transformers (about 360 MB and several seconds) load only in a step that uses them."""
+    import subprocess
+    import sys
+
+    heavy = ("presidio_analyzer", "spacy", "torch", "transformers", "sentence_transformers")
+    code = (
+        "import sys, ragassets.definitions\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "", f"importing ragassets.definitions loaded {out.stdout.strip()}"

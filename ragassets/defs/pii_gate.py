@@ -25,7 +25,7 @@ import polars as pl
 
 from ragassets.defs.common import corpus_of, corpus_settings
 from ragassets.metadata import counts_metadata
-from ragassets.pii.residual import CHUNKS_TABLE, SOURCE_TABLE, KnownValues, ResidualReport, row_sources
+from ragassets.pii.sources import CHUNKS_TABLE, SOURCE_TABLE, row_sources
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
 from ragassets.storage import StoredTable
@@ -123,6 +123,9 @@ def no_residual_pii_check(
         chunk_table = _stored_or_none(storage, CHUNKS_TABLE, corpus) if needs_chunks else None
         # which document each chunk is of: two short columns, read once
         chunk_doc = chunk_table.read(["chunk_id", "doc_id"]) if chunk_table is not None else None
+        # Presidio loads in the step, not with the code location
+        from ragassets.pii.residual import KnownValues
+
         # fakes look like PII on purpose; placeholders, masks and hashes never do
         known = KnownValues.of(
             pii_findings.read(["replacement"])["replacement"].drop_nulls().unique().to_list()
@@ -131,7 +134,7 @@ def no_residual_pii_check(
         )
         wanted = list(dict.fromkeys([*columns, *([ids_col] if ids_col else []),
                                      *(c for c in ("doc_id", "chunk_id", "source_chunk_ids") if c in table.columns)]))
-        report: ResidualReport | None = None
+        report = None
         source_how = ""
         offset = 0
         try:
