@@ -3,8 +3,9 @@
 ``RAGASSETS_EXECUTOR`` (read when the code location loads):
 
 - ``multiprocess`` (default): a process per step on the run's machine, started from a forkserver that
-  has imported ``ragassets.definitions`` once, so steps start in milliseconds instead of re-importing
-  Dagster, Presidio and torch;
+  has imported ``ragassets.definitions`` and the PII engine's libraries (Presidio, spaCy, torch) once,
+  so steps start in milliseconds instead of re-importing them, and share those pages (loading the code
+  location alone does not import them: the orchestrator and the UI's code server stay small);
 - ``celery``: every step is a task on a Celery broker, executed by ``dagster-celery`` workers on any
   machine (needs the ``scale`` extra). The broker and result backend come from
   ``DAGSTER_CELERY_BROKER_URL`` and ``DAGSTER_CELERY_BACKEND_URL`` (e.g. ``redis://host:6379/0`` and
@@ -20,6 +21,8 @@ import dagster as dg
 
 EXECUTOR_ENV = "RAGASSETS_EXECUTOR"
 CHOICES = ("multiprocess", "celery")
+#: imported once by the step forkserver; every step process forks from it
+FORKSERVER_PRELOAD = ("ragassets.definitions", "ragassets.pii.engine")
 
 
 def code_location_executor() -> dg.ExecutorDefinition:
@@ -42,5 +45,5 @@ def code_location_executor() -> dg.ExecutorDefinition:
             name="celery_executor",
         )
     return dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": ["ragassets.definitions"]}}}
+        {"start_method": {"forkserver": {"preload_modules": list(FORKSERVER_PRELOAD)}}}
     )

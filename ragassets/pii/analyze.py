@@ -23,7 +23,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Self
 
@@ -308,11 +308,13 @@ def _worker_count(policy: PiiSettings) -> int:
 
 
 class AnalysisWorkers:
-    """Worker processes shared by every batch of one corpus's analysis, so a corpus read in batches
-    starts its workers (and each builds its engine) once, not once a batch.
+    """The processes that analyse one corpus's text, shared by every batch of it: a corpus read in
+    batches starts its workers (and each builds its engine) once, not once a batch.
 
-    ``total_chars``: the size of all the text to come; below ``policy.parallel_min_chars`` the analysis
-    stays in this process. ``processes`` overrides the choice (as in :func:`analyze_texts`).
+    ``count`` analyses run at once: this process (which has its engine already) and ``count - 1``
+    worker processes, so two cores cost one extra engine, not two. ``total_chars``: the size of all the
+    text to come; below ``policy.parallel_min_chars`` the analysis stays in this process.
+    ``processes`` overrides the choice (as in :func:`analyze_texts`).
     """
 
     def __init__(self, policy: PiiSettings, total_chars: int, processes: int | None = None) -> None:
@@ -324,6 +326,7 @@ class AnalysisWorkers:
         self._pool: ProcessPoolExecutor | None = None
 
     def pool(self) -> ProcessPoolExecutor:
+        """The ``count - 1`` worker processes (started on first use)."""
         if self._pool is None:
             import multiprocessing as mp
 
@@ -331,7 +334,7 @@ class AnalysisWorkers:
             # already imported Presidio and spaCy, so each only builds its engine
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(["ragassets.pii.engine"])
-            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=max(1, self.count - 1), mp_context=ctx)
         return self._pool
 
     def close(self) -> None:
@@ -376,13 +379,16 @@ def analyze_texts(
         if workers.count <= 1 or len(pieces) < 2:
             raw = _analyze_windows(analyzer or analyzer_for(policy), pieces, policy, wanted, piece_sources)
         else:
-            raw = _analyze_parallel(pieces, policy, wanted, workers.count, piece_sources, workers.pool())
+            raw = _analyze_parallel(
+                analyzer or analyzer_for(policy), pieces, policy, wanted, workers.count, piece_sources, workers.pool()
+            )
         return _merge(texts, windows, raw, policy)
     with AnalysisWorkers(policy, sum(map(len, pieces)), processes) as own:
         return analyze_texts(analyzer, texts, policy, entities, sources=sources, workers=own)
 
 
 def _analyze_parallel(
+    analyzer: AnalyzerEngine,
     pieces: list[str],
     policy: PiiSettings,
     entities: list[str],
@@ -390,6 +396,8 @@ def _analyze_parallel(
     sources: list[SourceKnowledge | None] | None,
     pool: ProcessPoolExecutor,
 ) -> list[list[Finding]]:
+    """Slices of the pieces shared between the worker processes of ``pool`` and this process (with
+    ``analyzer``): whoever is free takes the next slice."""
     # slices of about equal size, several per worker so a slow one does not hold up the rest
     n_slices = min(len(pieces), workers * 4)
     target = sum(map(len, pieces)) / n_slices
@@ -401,19 +409,38 @@ def _analyze_parallel(
             size = 0.0
         slices[-1].append(i)
         size += len(piece)
-    log.info("analysing %d pieces of text in %d worker processes", len(pieces), workers)
+    log.info("analysing %d pieces of text in %d processes", len(pieces), workers)
     out: list[list[Finding]] = [[] for _ in pieces]
-    futures = [
-        pool.submit(
+    in_pool = max(1, workers - 1) * 2  # slices queued for the workers: one running, one waiting each
+
+    def submit(idx: list[int]) -> Future:
+        return pool.submit(
             _worker_analyze,
             [pieces[i] for i in idx],
             policy,
             entities,
             [sources[i] for i in idx] if sources is not None else None,
         )
-        for idx in slices
-    ]
-    for idx, fut in zip(slices, futures, strict=True):
-        for i, found in zip(idx, fut.result(), strict=True):
-            out[i] = found
+
+    def keep(idx: list[int], found: list[list[Finding]]) -> None:
+        for i, f in zip(idx, found, strict=True):
+            out[i] = f
+
+    running: dict[Future, list[int]] = {}
+    todo = iter(slices)
+    for idx in todo:
+        while len(running) < in_pool:
+            running[submit(idx)] = idx
+            idx = next(todo, None)
+            if idx is None:
+                break
+        if idx is None:
+            break
+        # this process takes the next slice itself
+        keep(idx, _analyze_windows(analyzer, [pieces[i] for i in idx], policy, entities,
+                                   [sources[i] for i in idx] if sources is not None else None))
+        for fut in [f for f in running if f.done()]:
+            keep(running.pop(fut), fut.result())
+    for fut, idx in running.items():
+        keep(idx, fut.result())
     return out
