@@ -19,7 +19,7 @@ import polars as pl
 
 from ragassets.embed.cache import CacheStats, EmbeddingCache, embed_documents_cached
 from ragassets.embed.providers import Embedder
-from ragassets.retrieval.index import IndexConfig, build_index
+from ragassets.retrieval.index import IndexConfig, build_index, measure_recall, new_index, stored_vectors
 from ragassets.storage import atomic_text_writer
 
 
@@ -78,36 +78,48 @@ def build_chunk_index(
 
     ``chunks`` is the chunks table, or (ids, texts) batches of it (:func:`chunk_text_batches`): then
     each batch's embeddings frame goes to ``write`` (a table writer's) as soon as it is made, and only
-    the vectors stay in memory, in one float32 array of ``rows`` rows when the count is known.
+    the vectors stay in memory: with the count known (``rows``), a flat or HNSW index takes each batch's
+    vectors as they come and holds their only copy (recall is measured on its own storage).
     """
     whole = isinstance(chunks, pl.DataFrame)
     batches = [(chunks["chunk_id"].to_list(), chunks["text"].to_list())] if whole else chunks
     stats = CacheStats()
     ids: list[str] = []
     dim = embedder.dim
-    vectors = np.empty((rows, dim), dtype=np.float32) if rows is not None else None
+    cfg = cfg or IndexConfig()
+    # a flat or HNSW index of a known size takes each batch's vectors as they come and is their only copy;
+    # IVF trains on all of them first, so they are gathered
+    index, info = new_index(rows, dim, cfg) if rows is not None and not whole else (None, None)
+    direct = index is not None and info["index_type"] != "ivf"
     parts: list[np.ndarray] = []
-    embed_seconds = 0.0
+    embed_seconds = index_seconds = 0.0
     for batch_ids, texts in batches:
         t0 = time.perf_counter()
-        part = embed_documents_cached(embedder, texts, cache, stats)
-        embed_seconds += time.perf_counter() - t0
-        if vectors is not None:
-            if len(ids) + len(part) > rows:
-                raise ValueError(f"more chunks than the {rows} announced")
-            vectors[len(ids) : len(ids) + len(part)] = part
+        part = np.ascontiguousarray(embed_documents_cached(embedder, texts, cache, stats), dtype=np.float32)
+        t1 = time.perf_counter()
+        embed_seconds += t1 - t0
+        if rows is not None and len(ids) + len(part) > rows:
+            raise ValueError(f"more chunks than the {rows} announced")
+        if direct:
+            if len(part):
+                index.add(part)
+            index_seconds += time.perf_counter() - t1
         else:
             parts.append(part)
         if write is not None:
             write(embeddings_frame(corpus, list(batch_ids), part))
         ids.extend(batch_ids)
-    if vectors is None:
-        vectors = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
-    elif len(ids) != rows:
+    if rows is not None and len(ids) != rows:
         raise ValueError(f"{len(ids)} chunks came, {rows} were announced")
     t1 = time.perf_counter()
-    index, info = build_index(vectors, cfg)
-    index_seconds = time.perf_counter() - t1
+    if direct:
+        vectors = stored_vectors(index)
+        measure_recall(index, info, vectors if vectors is not None else np.zeros((0, dim), np.float32), cfg)
+    else:
+        vectors = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+        parts.clear()
+        index, info = build_index(vectors, cfg)
+    index_seconds += time.perf_counter() - t1
     embeddings = embeddings_frame(corpus, ids, vectors) if whole else None
     return IndexBuild(embeddings, index, ids, info, stats, embed_seconds, index_seconds)
 

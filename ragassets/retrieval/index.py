@@ -29,7 +29,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ragassets.storage import atomic_write_bytes, atomic_write_text, copy_dir_atomic, file_sha256
+from ragassets.storage import atomic_write_file, atomic_write_text, copy_dir_atomic, file_sha256
 
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.json"
@@ -77,17 +77,10 @@ def choose_index_type(n: int, cfg: IndexConfig) -> str:
     return "flat" if n <= cfg.approx_threshold else "hnsw"
 
 
-def build_index(vectors: np.ndarray, cfg: IndexConfig | None = None) -> tuple[faiss.Index, dict[str, Any]]:
-    """An inner-product index over ``vectors`` (n x d float32, unit rows) and facts about it.
-
-    Facts: ``index_type``, ``n_vectors``, ``dimension``, parameters, and for approximate types
-    ``recall_at_10`` measured against exact search on up to ``recall_sample`` of the vectors.
-    """
+def new_index(n: int, d: int, cfg: IndexConfig | None = None) -> tuple[faiss.Index, dict[str, Any]]:
+    """An empty inner-product index for ``n`` vectors of ``d`` dimensions (the type follows ``n``) and
+    facts about it. IVF must be trained before vectors are added (:func:`build_index` does it)."""
     cfg = cfg or IndexConfig()
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"expected an (n, d) array of vectors, got shape {x.shape}")
-    n, d = x.shape
     kind = choose_index_type(n, cfg)
     info: dict[str, Any] = {"index_type": kind, "n_vectors": int(n), "dimension": int(d), "metric": "inner_product"}
     if kind == "flat" or n == 0:
@@ -103,31 +96,66 @@ def build_index(vectors: np.ndarray, cfg: IndexConfig | None = None) -> tuple[fa
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = cfg.seed
-        index.train(x)
         index.nprobe = min(cfg.ivf_nprobe, nlist)
         info.update(nlist=int(nlist), nprobe=int(index.nprobe))
     else:
         raise ValueError(f"unknown index type {kind!r}; use auto, flat, hnsw or ivf")
+    return index, info
+
+
+def measure_recall(index: faiss.Index, info: dict[str, Any], vectors: np.ndarray, cfg: IndexConfig | None = None) -> None:
+    """Add ``recall_at_10`` (and the sample size) to ``info`` for an approximate index of ``vectors``."""
+    cfg = cfg or IndexConfig()
+    n = int(vectors.shape[0])
+    if info["index_type"] != "flat" and n:
+        info["recall_at_10"] = recall_at_k(index, vectors, k=10, sample=cfg.recall_sample, seed=cfg.seed)
+        info["recall_sample"] = int(min(cfg.recall_sample, n))
+
+
+def stored_vectors(index: faiss.Index) -> np.ndarray | None:
+    """The vectors a flat or HNSW-flat index holds, as a read-only view of its own memory (no copy);
+    None for other types."""
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(flat, faiss.IndexFlat) or flat.ntotal == 0:
+        return None
+    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    view.flags.writeable = False
+    return view
+
+
+def build_index(vectors: np.ndarray, cfg: IndexConfig | None = None) -> tuple[faiss.Index, dict[str, Any]]:
+    """An inner-product index over ``vectors`` (n x d float32, unit rows) and facts about it.
+
+    Facts: ``index_type``, ``n_vectors``, ``dimension``, parameters, and for approximate types
+    ``recall_at_10`` measured against exact search on up to ``recall_sample`` of the vectors.
+    """
+    cfg = cfg or IndexConfig()
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected an (n, d) array of vectors, got shape {x.shape}")
+    n, d = x.shape
+    index, info = new_index(n, d, cfg)
+    if info["index_type"] == "ivf":
+        index.train(x)
     if n:
         index.add(x)
-    if info["index_type"] != "flat" and n:
-        info["recall_at_10"] = recall_at_k(index, x, k=10, sample=cfg.recall_sample, seed=cfg.seed)
-        info["recall_sample"] = int(min(cfg.recall_sample, n))
+    measure_recall(index, info, x, cfg)
     return index, info
 
 
 def recall_at_k(index: faiss.Index, vectors: np.ndarray, k: int = 10, sample: int = 200, seed: int = 0) -> float:
-    """Mean share of the exact top-k neighbours that ``index`` also returns, over sampled vectors."""
+    """Mean share of the exact top-k neighbours that ``index`` also returns, over sampled vectors.
+
+    The exact neighbours come from a brute-force search over ``vectors`` in place (no second copy of
+    them in memory)."""
     n = vectors.shape[0]
     if n == 0:
         return 1.0
     rng = np.random.default_rng(seed)
     rows = rng.choice(n, size=min(sample, n), replace=False)
-    queries = vectors[rows]
+    queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
     k = min(k, n)
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(queries, k)
+    _, truth = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
     _, found = index.search(queries, k)
     hits = sum(len(set(t) & set(f)) for t, f in zip(truth.tolist(), found.tolist()))
     return hits / (len(rows) * k)
@@ -151,8 +179,8 @@ def write_index_artifact(
     if index.ntotal != len(ids):
         raise ValueError(f"index has {index.ntotal} vectors but {len(ids)} ids")
     directory.mkdir(parents=True, exist_ok=True)
-    blob = faiss.serialize_index(index).tobytes()
-    atomic_write_bytes(directory / INDEX_FILE, blob)
+    # straight to the file: a serialised copy of a 100k-vector index is hundreds of MB
+    atomic_write_file(directory / INDEX_FILE, lambda tmp: faiss.write_index(index, tmp))
     atomic_write_text(directory / IDS_FILE, json.dumps(ids))
     atomic_write_text(directory / EMBEDDER_FILE, _json(embedder_spec))
     files = {}
