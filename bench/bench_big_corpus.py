@@ -12,8 +12,8 @@ tree with psutil:
 - seconds per MB of a 10 MB and of a 50 MB run, per stage from the run's step timings; target: the
   50 MB run within 1.2x of the 10 MB run's seconds per MB (linear).
 
-Run: ``.venv/bin/python -m bench.bench_big_corpus`` (``--sizes 10,50``; ``--sizes 2,10`` for a quick
-look). Each size runs in a fresh data root under a temporary folder, so every cache is cold.
+Run: ``.venv/bin/python -m bench.bench_big_corpus`` (``--sizes 10,50``; ``--sizes 10,50,100`` to see
+memory stay flat; ``--sizes 2,10`` for a quick look). Each size runs in a fresh data root under a temporary folder, so every cache is cold.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class TreeSampler(threading.Thread):
         self.peak_pss = self.peak_rss = 0
         self.peak_procs = 0
         self.samples: list[tuple[float, int]] = []  # (time.time(), tree PSS)
+        self.at_peak: list[tuple[int, int, str]] = []  # (PSS, pid, end of its command line)
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -96,13 +97,18 @@ class TreeSampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             pss = rss = 0
+            each = []
             for p in procs:
                 try:
                     info = p.memory_full_info()
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    role = " ".join(p.cmdline())[-70:]
+                except (psutil.NoSuchProcess, psutil.AccessDenied):  # gone (or a zombie) meanwhile
                     continue
                 pss += info.pss
                 rss += info.rss
+                each.append((info.pss, p.pid, role))
+            if pss > self.peak_pss:  # who held the memory at the peak, largest first
+                self.at_peak = sorted(each, reverse=True)[:6]
             self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
             self.peak_procs = max(self.peak_procs, len(procs))
             self.samples.append((time.time(), pss))
@@ -159,7 +165,8 @@ def run_size(megabytes: int, base: Path, workdir: Path, select: str = "*chunk_in
                  for st, w in windows.items()}
     mb = n_bytes / 1024 / 1024
     return {"mb": mb, "docs": n_docs, "wall": wall, "steps": steps, "rows": rows,
-            "peak_pss": sampler.peak_pss, "peak_rss": sampler.peak_rss, "procs": sampler.peak_procs, "step_peak": step_peak}
+            "peak_pss": sampler.peak_pss, "peak_rss": sampler.peak_rss, "procs": sampler.peak_procs, "step_peak": step_peak,
+            "at_peak": [(round(p / 2**20), pid, cmd) for p, pid, cmd in sampler.at_peak]}
 
 
 def main() -> None:
@@ -237,10 +244,16 @@ def main() -> None:
     )
     lines += [
         "",
+        *(f"- seconds per MB, {r['mb']:.0f} MB vs {small['mb']:.0f} MB: "
+          f"**{(r['wall'] / r['mb']) / (small['wall'] / small['mb']):.2f}x** (target <= 1.2)"
+          for r in results[1:-1]),
         (f"- seconds per MB, {big['mb']:.0f} MB vs {small['mb']:.0f} MB: **{ratio:.2f}x** (target <= 1.2); "
         f"per stage: {per_stage}"),
         (f"- peak memory of the tree at {big['mb']:.0f} MB: **{big['peak_pss'] / GiB:.2f} GiB PSS** "
         f"({big['peak_rss'] / GiB:.2f} GiB RSS summed over {big['procs']} processes); target <= 2 GB"),
+        (f"- growth of the peak from {small['mb']:.0f} to {big['mb']:.0f} MB: "
+        f"{(big['peak_pss'] - small['peak_pss']) / GiB * 1024 / (big['mb'] - small['mb']):+.1f} MiB per MB of corpus"
+        if big["mb"] > small["mb"] else "- one size: no growth measured"),
         (f"- load average (1/5/15 min) before: {' / '.join(f'{x:.1f}' for x in load_before)}, after: "
         f"{' / '.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} cores"),
     ]
