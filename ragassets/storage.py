@@ -23,34 +23,33 @@ import polars as pl
 from ragassets import paths
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_file(path: Path, write: Callable[[str], object]) -> None:
-    """``write(name)`` writes a file at a temporary name beside ``path``; it is fsynced and renamed to
-    ``path`` (removed if ``write`` fails). For libraries that write files themselves (faiss.write_index)."""
+@contextmanager
+def _atomic_name(path: Path) -> Iterator[str]:
+    """A temporary name beside ``path`` to write to; when the block ends the file is fsynced and renamed
+    to ``path`` (readers see the old file or the new one, never a mix), and removed if the block fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        write(tmp)
+        yield tmp
         _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+    with _atomic_name(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_file(path: Path, write: Callable[[str], object]) -> None:
+    """``write(name)`` writes a file at a temporary name beside ``path``; it is fsynced and renamed to
+    ``path`` (removed if ``write`` fails). For libraries that write files themselves (faiss.write_index)."""
+    with _atomic_name(path) as tmp:
+        write(tmp)
 
 
 def copy_dir_atomic(source: Path, dest: Path, files: tuple[str, ...] | list[str]) -> Path:
@@ -86,17 +85,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_text_writer(path: Path) -> Iterator[TextIO]:
     """A text file written piece by piece under a hidden name and renamed to ``path`` when the
     ``with`` block ends without error (removed when it fails)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _atomic_name(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        yield fh
 
 
 def write_table(df: pl.DataFrame, path: Path) -> None:
