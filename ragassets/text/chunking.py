@@ -770,14 +770,18 @@ def chunk_frame(documents: pl.DataFrame, chunker: Chunker, stats: ChunkStats | N
     return pl.DataFrame(rows, schema=CHUNKS_SCHEMA)
 
 
-def document_coverage(documents: pl.DataFrame, chunks: pl.DataFrame) -> dict[str, float]:
-    """Per doc_id, the share of its non-whitespace characters covered by its chunks' spans."""
+def document_coverage(documents: pl.DataFrame | Iterable[pl.DataFrame], chunks: pl.DataFrame) -> dict[str, float]:
+    """Per doc_id, the share of its non-whitespace characters covered by its chunks' spans.
+
+    ``documents`` (doc_id, text) may come in batches; ``chunks`` needs only doc_id, char_start, char_end."""
     spans: dict[str, list[tuple[int, int]]] = {}
     for doc_id, s, e in chunks.select("doc_id", "char_start", "char_end").iter_rows():
         spans.setdefault(doc_id, []).append((s, e))
+    batches = [documents] if isinstance(documents, pl.DataFrame) else documents
     return {
         doc_id: coverage(text or "", spans.get(doc_id, []))
-        for doc_id, text in documents.select("doc_id", "text").iter_rows()
+        for batch in batches
+        for doc_id, text in batch.select("doc_id", "text").iter_rows()
     }
 
 

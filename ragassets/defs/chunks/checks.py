@@ -9,7 +9,7 @@ from ragassets.defs.pii_gate import no_residual_pii_check
 from ragassets.resources.embedder import EmbedderResource
 from ragassets.resources.storage import StorageResource
 from ragassets.storage import StoredTable
-from ragassets.text.chunking import coverage
+from ragassets.text.chunking import document_coverage
 
 
 @dg.asset_check(
@@ -80,13 +80,9 @@ def chunks_cover_documents(
 ) -> dg.AssetCheckResult:
     threshold = checked_settings(context, storage.root, "chunks").chunks.min_coverage
     # the chunks' spans are three small columns; the documents' texts come a batch at a time
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for doc_id, s, e in chunks.read(["doc_id", "char_start", "char_end"]).iter_rows():
-        spans.setdefault(doc_id, []).append((s, e))
-    cov: dict[str, float] = {}
-    for batch in documents.batches(columns=["doc_id", "text"]):
-        for doc_id, text in batch.iter_rows():
-            cov[doc_id] = coverage(text or "", spans.get(doc_id, []))
+    cov = document_coverage(
+        documents.batches(columns=["doc_id", "text"]), chunks.read(["doc_id", "char_start", "char_end"])
+    )
     low = {doc_id: round(c, 4) for doc_id, c in sorted(cov.items(), key=lambda kv: kv[1]) if c < threshold}
     return dg.AssetCheckResult(
         passed=not low,
