@@ -21,11 +21,10 @@ is not failed for "Iwo Jima" once "USS" fell into the previous chunk; see
 """
 
 import dagster as dg
-import polars as pl
 
 from ragassets.defs.common import corpus_of, corpus_settings
 from ragassets.metadata import counts_metadata
-from ragassets.pii.sources import CHUNKS_TABLE, SOURCE_TABLE, row_sources
+from ragassets.pii.sources import CHUNKS_TABLE, SOURCE_TABLE
 from ragassets.resources.pii import PiiResource
 from ragassets.resources.storage import StorageResource
 from ragassets.storage import StoredTable
@@ -45,33 +44,6 @@ def _stored_or_none(storage: StorageResource, asset: str, corpus: str) -> Stored
         return storage.stored_table(asset, corpus)
     except FileNotFoundError:
         return None
-
-
-def _batch_sources(
-    asset: str,
-    batch: pl.DataFrame,
-    documents: StoredTable | None,
-    chunk_doc: pl.DataFrame | None,
-) -> tuple[list[str | None] | None, str]:
-    """:func:`row_sources` for one batch of rows, reading only the documents the batch comes from."""
-    if asset == SOURCE_TABLE or documents is None:
-        return row_sources(asset, batch, None, chunk_doc)
-    if "doc_id" in batch.columns:
-        doc_ids = batch["doc_id"].cast(pl.String).unique().to_list()
-    else:
-        if "chunk_id" in batch.columns:
-            chunk_ids = batch["chunk_id"].cast(pl.String).unique().to_list()
-        elif "source_chunk_ids" in batch.columns:
-            chunk_ids = batch["source_chunk_ids"].explode().drop_nulls().cast(pl.String).unique().to_list()
-        else:
-            chunk_ids = []
-        doc_ids = (
-            chunk_doc.filter(pl.col("chunk_id").is_in(chunk_ids))["doc_id"].unique().to_list()
-            if chunk_doc is not None
-            else []
-        )
-    sources = documents.rows_where("doc_id", doc_ids, ["doc_id", "text"])
-    return row_sources(asset, batch, sources, chunk_doc)
 
 
 def no_residual_pii_check(
@@ -132,40 +104,13 @@ def no_residual_pii_check(
             if policy.operator == "pseudonym" and "replacement" in pii_findings.columns
             else []
         )
-        wanted = list(dict.fromkeys([*columns, *([ids_col] if ids_col else []),
-                                     *(c for c in ("doc_id", "chunk_id", "source_chunk_ids") if c in table.columns)]))
-        report = None
-        source_how = ""
-        offset = 0
         try:
             with pii.analysis_workers(policy, table.uncompressed_bytes()) as workers:
-                # a batch of rows at a time, each with only the documents it comes from
-                for batch in table.batches(columns=wanted):
-                    row_ids = (
-                        batch[ids_col].cast(pl.String).to_list()
-                        if ids_col
-                        else [str(i) for i in range(offset, offset + batch.height)]
-                    )
-                    offset += batch.height
-                    per_row, source_how = _batch_sources(asset, batch, documents, chunk_doc)
-                    texts: list[str] = []
-                    ids: list[str] = []
-                    sources: list[str | None] | None = [] if per_row is not None else None
-                    for col in columns:
-                        texts.extend(v or "" for v in batch[col].to_list())
-                        ids.extend(row_ids)
-                        if sources is not None:
-                            sources.extend(per_row)
-                    part = pii.residual(texts, ids, policy, known, sources=sources, workers=workers)
-                    if report is None:
-                        report = part
-                    else:
-                        report.add(part)
+                report, source_how = pii.residual_in_table(
+                    asset, table, columns, ids_col, policy, known, documents, chunk_doc, workers
+                )
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
-        if report is None:  # no rows
-            report = pii.residual([], [], policy, known)
-            source_how = _batch_sources(asset, pl.DataFrame(schema=table.schema), documents, chunk_doc)[1]
         context.log.info(f"{corpus}/{asset}: {report.describe()}")
         return dg.AssetCheckResult(
             passed=report.passed,

@@ -19,6 +19,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from presidio_analyzer import AnalyzerEngine
@@ -136,9 +137,9 @@ class CorpusRedactor:
         pseudonymizer = Pseudonymizer(self.key, policy.language) if policy.operator == "pseudonym" else None
         found: list[list[Finding]] = []
         ids: list[str] = []
-        with AnalysisWorkers(policy, total_chars if total_chars is not None else 0, self.processes) as workers:
-            if total_chars is None and self.processes is None:
-                workers = None  # size unknown: each batch decides by its own size
+        # size unknown (and no override): each batch decides by its own size
+        sized = total_chars is not None or self.processes is not None
+        with AnalysisWorkers(policy, total_chars or 0, self.processes) if sized else nullcontext() as workers:
             for batch in read_batches():
                 texts = [text or "" for _, text in batch]
                 batch_found = analyze_texts(self.analyzer, texts, policy, processes=self.processes, workers=workers)

@@ -41,13 +41,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import polars as pl
 from presidio_analyzer import AnalyzerEngine
 
 from ragassets.pii.analyze import AnalysisWorkers, analyze_texts
 from ragassets.pii.engine import analyzer_for, validate_entities
 from ragassets.pii.operators import normalise
-from ragassets.pii.sources import CHUNKS_TABLE, SOURCE_TABLE, row_sources  # noqa: F401  (re-exported)
+from ragassets.pii.sources import CHUNKS_TABLE, SOURCE_TABLE, batch_sources, row_sources  # noqa: F401
 from ragassets.settings import PiiSettings
+from ragassets.storage import StoredTable
 
 MAX_IDS = 50
 
@@ -180,3 +182,51 @@ def residual_pii(
                 report.ids.append(row_id)
     report.counts_by_type = dict(sorted(counts.items()))
     return report
+
+
+def residual_pii_in_table(
+    asset: str,
+    table: StoredTable,
+    columns: Sequence[str],
+    id_column: str | None,
+    policy: PiiSettings,
+    known: KnownValues,
+    documents: StoredTable | None,
+    chunk_doc: pl.DataFrame | None,
+    analyzer: AnalyzerEngine | None = None,
+    workers: AnalysisWorkers | None = None,
+) -> tuple[ResidualReport, str]:
+    """:func:`residual_pii` over ``columns`` of ``asset``'s stored ``table``, a batch of rows at a time, each
+    judged with only the redacted ``documents`` it comes from (:func:`~ragassets.pii.sources.batch_sources`;
+    ``chunk_doc``: chunk_id -> doc_id). Rows are named by ``id_column``, else by row number. Returns the
+    folded report and how the source documents were found."""
+    wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else []),
+                                 *(c for c in ("doc_id", "chunk_id", "source_chunk_ids") if c in table.columns)]))
+    report: ResidualReport | None = None
+    source_how = ""
+    offset = 0
+    for batch in table.batches(columns=wanted):
+        row_ids = (
+            batch[id_column].cast(pl.String).to_list()
+            if id_column
+            else [str(i) for i in range(offset, offset + batch.height)]
+        )
+        offset += batch.height
+        per_row, source_how = batch_sources(asset, batch, documents, chunk_doc)
+        texts: list[str] = []
+        ids: list[str] = []
+        sources: list[str | None] | None = [] if per_row is not None else None
+        for col in columns:
+            texts.extend(v or "" for v in batch[col].to_list())
+            ids.extend(row_ids)
+            if sources is not None:
+                sources.extend(per_row)
+        part = residual_pii(texts, ids, policy, known, analyzer, sources=sources, workers=workers)
+        if report is None:
+            report = part
+        else:
+            report.add(part)
+    if report is None:  # no rows
+        report = residual_pii([], [], policy, known, analyzer)
+        source_how = batch_sources(asset, pl.DataFrame(schema=table.schema), documents, chunk_doc)[1]
+    return report, source_how

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from ragassets.storage import StoredTable
+
 #: the table every derived text is cut or written from, and the one that says which document a chunk is of
 SOURCE_TABLE = "redacted_documents"
 CHUNKS_TABLE = "chunks"
@@ -55,3 +57,30 @@ def _documents_text(doc_ids: list[str | None], doc_text: dict[str, str]) -> str 
     """The texts of these documents joined, or None when there are none or one is unknown."""
     texts = [doc_text.get(d) if d is not None else None for d in dict.fromkeys(doc_ids)]
     return "\n\n".join(texts) if texts and None not in texts else None  # type: ignore[arg-type]
+
+
+def batch_sources(
+    asset: str,
+    batch: pl.DataFrame,
+    documents: StoredTable | None,
+    chunk_doc: pl.DataFrame | None,
+) -> tuple[list[str | None] | None, str]:
+    """:func:`row_sources` for one batch of rows, reading only the documents the batch comes from."""
+    if asset == SOURCE_TABLE or documents is None:
+        return row_sources(asset, batch, None, chunk_doc)
+    if "doc_id" in batch.columns:
+        doc_ids = batch["doc_id"].cast(pl.String).unique().to_list()
+    else:
+        if "chunk_id" in batch.columns:
+            chunk_ids = batch["chunk_id"].cast(pl.String).unique().to_list()
+        elif "source_chunk_ids" in batch.columns:
+            chunk_ids = batch["source_chunk_ids"].explode().drop_nulls().cast(pl.String).unique().to_list()
+        else:
+            chunk_ids = []
+        doc_ids = (
+            chunk_doc.filter(pl.col("chunk_id").is_in(chunk_ids))["doc_id"].unique().to_list()
+            if chunk_doc is not None
+            else []
+        )
+    sources = documents.rows_where("doc_id", doc_ids, ["doc_id", "text"])
+    return row_sources(asset, batch, sources, chunk_doc)

@@ -74,6 +74,16 @@ class PiiResource(dg.ConfigurableResource):
             texts, ids, policy, known_replacements, self.analyzer(policy), sources=sources, workers=workers
         )
 
+    def residual_in_table(self, asset, table, columns, id_column, policy: PiiSettings, known, documents, chunk_doc,
+                          workers=None):
+        """PII still in a stored table, read in batches: see :func:`ragassets.pii.residual.residual_pii_in_table`."""
+        from ragassets.pii.residual import residual_pii_in_table
+
+        policy = self._policy(policy)
+        return residual_pii_in_table(
+            asset, table, columns, id_column, policy, known, documents, chunk_doc, self.analyzer(policy), workers
+        )
+
     def analysis_workers(self, policy: PiiSettings, total_chars: int):
         """Worker processes for analysing a table in batches (:class:`ragassets.pii.analyze.AnalysisWorkers`):
         started once, shared by every batch; use in a ``with`` block."""
